@@ -1,0 +1,18 @@
+"""The `marl` command: registers one command per module in advisor/commands, nothing else."""
+import typer
+
+from advisor.commands import algorithms_cmd, eval_cmd, train_cmd
+
+app = typer.Typer(
+    name="marl",
+    help="MARL Advisor: recommend a multi-agent RL algorithm, scaffold it, and train it on PettingZoo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("train")(train_cmd.train)
+app.command("eval")(eval_cmd.evaluate)
+app.command("algorithms")(algorithms_cmd.algorithms)
+
+if __name__ == "__main__":
+    app()

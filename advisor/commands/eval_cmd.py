@@ -1,0 +1,46 @@
+"""`marl eval RUN_DIR`: per-agent returns of a trained policy, optionally rendered to a GIF."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from advisor.console import console, handles_errors
+from algorithms.core.evaluate import evaluate as run_evaluation
+from algorithms.core.evaluate import render_gif
+from algorithms.core.run import load_for_eval
+
+
+@handles_errors
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `marl train`."),
+    episodes: int = typer.Option(32, "--episodes", help="Episodes to play."),
+    deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Greedy/mean actions, or sampled ones."),
+    seed: int = typer.Option(12345, "--seed", help="Seed for the evaluation env resets."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    render: Optional[Path] = typer.Option(None, "--render", help="Write one episode as an animated GIF here."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Evaluate the latest checkpoint of RUN_DIR: mean and std of each agent's episode return."""
+    spec, algo = load_for_eval(run_dir, device)
+    result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
+    result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
+    if render is not None:
+        result["render"] = {"path": str(render),
+                            "frames": render_gif(algo, spec.env, spec.env_kwargs, render, deterministic, seed)}
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{spec.algo} on {spec.env} after {algo.env_steps:,} steps "
+                        f"({episodes} episodes, {'deterministic' if deterministic else 'stochastic'})")
+    for column in ("agent", "mean return", "std"):
+        table.add_column(column, justify="right" if column != "agent" else "left")
+    for agent, stats in result["per_agent"].items():
+        table.add_row(agent, f"{stats['mean']:.2f}", f"{stats['std']:.2f}")
+    table.add_row("[bold]all agents", f"[bold]{result['return_mean']:.2f}", f"{result['return_std']:.2f}")
+    console.print(table)
+    if render is not None:
+        console.print(f"wrote {result['render']['frames']} frames to {render}")

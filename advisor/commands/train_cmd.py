@@ -1,0 +1,93 @@
+"""`marl train ALGO --env ENV`: train an algorithm into a run directory, or `--resume RUN_DIR`."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from advisor.console import console, handles_errors
+from advisor.errors import AdvisorError
+from algorithms.base import parse_set_options
+from algorithms.core.env_factory import parse_env_kwargs
+from algorithms.core.run import RunSpec, Trainer, default_run_dir
+
+
+def _config_file(path: Optional[Path]) -> dict[str, Any]:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise AdvisorError("missing-config", f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise AdvisorError("bad-config-file", f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise AdvisorError("bad-config-file", f"{path} must hold a mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+@handles_errors
+def train(
+    algo: Optional[str] = typer.Argument(None, help="Algorithm id (see `marl algorithms`)."),
+    env: Optional[str] = typer.Option(None, "--env", help="PettingZoo env, e.g. mpe2:simple_spread_v3."),
+    env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Total environment steps (summed over copies). [default: 100000]"),
+    seed: int = typer.Option(0, "--seed", help="Seed for networks, sampling and env resets."),
+    num_envs: int = typer.Option(8, "--num-envs", help="Environment copies stepped together."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config fields to override."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override one config field KEY=VALUE (repeatable)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/ALGO-ENV-TIMESTAMP); must be new or empty."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
+    checkpoint_every: int = typer.Option(50_000, "--checkpoint-every", help="Checkpoint every this many env steps."),
+    eval_episodes: int = typer.Option(32, "--eval-episodes", help="Episodes for the evaluation written to eval.json."),
+) -> None:
+    """Train ALGO on ENV, logging to a run directory (metrics.csv, TensorBoard, checkpoints, eval.json)."""
+    if resume is not None:
+        if algo or env:
+            raise AdvisorError("bad-resume", "--resume takes the algorithm and env from the run directory",
+                               "drop ALGO and --env, or start a new run without --resume")
+        trainer = Trainer.resume(resume, steps)
+        run_dir = resume
+        console.print(f"resuming [bold]{trainer.spec.algo}[/] on {trainer.spec.env} at step "
+                      f"{trainer.algo.env_steps:,} ({'env state restored' if trainer.env_restored else 'envs reseeded: they could not be saved'})")
+    else:
+        if algo is None or env is None:
+            raise AdvisorError("missing-argument", "give an algorithm and --env (or --resume RUN_DIR)",
+                               "e.g. marl train mappo --env mpe2:simple_spread_v3")
+        overrides = {**_config_file(config), **parse_set_options(set_)}
+        spec = RunSpec(algo=algo, env=env, env_kwargs=parse_env_kwargs(env_kwarg), steps=steps or 100_000,
+                       seed=seed, num_envs=num_envs, device=device, checkpoint_every=checkpoint_every,
+                       eval_episodes=eval_episodes, config=overrides)
+        for name, value in (("--steps", spec.steps), ("--checkpoint-every", checkpoint_every),
+                            ("--eval-episodes", eval_episodes)):
+            if value < 1:
+                raise AdvisorError("bad-option", f"{name} must be at least 1, got {value}")
+        run_dir = out or default_run_dir(spec)
+        trainer = Trainer.create(spec, run_dir)
+        console.print(f"training [bold]{algo}[/] on {env} -> {run_dir}")
+    result = _train_with_progress(trainer)
+    console.print(f"done: {result['env_steps']:,} steps, evaluation return per agent "
+                  f"{result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes")
+    console.print(f"run directory: {run_dir}  (marl eval {run_dir})")
+
+
+def _train_with_progress(trainer: Trainer) -> dict[str, Any]:
+    total = trainer.spec.steps
+    latest = {"ret": math.nan}
+    columns = [TextColumn("[bold blue]training"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps"),
+               TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("return {task.fields[ret]:>8.2f}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("train", total=total, completed=trainer.algo.env_steps, sps=0.0, ret=math.nan)
+
+        def on_iteration(metrics: dict[str, float], sps: float) -> None:
+            if not math.isnan(metrics["charts/return_mean"]):
+                latest["ret"] = metrics["charts/return_mean"]
+            progress.update(task, completed=min(metrics["env_steps"], total), sps=sps, ret=latest["ret"])
+
+        return trainer.train(on_iteration)

@@ -1,0 +1,46 @@
+"""The algorithms registry: id -> config class and implementation. A new algorithm is one file plus one line here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from advisor.errors import AdvisorError, did_you_mean
+from algorithms.base import Algorithm, AlgorithmConfig, apply_overrides, check_env_supported
+from algorithms.core.vec_env import VecEnv
+from algorithms.mappo import MAPPO, IPPOConfig, MAPPOConfig
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    id: str
+    config_cls: type[AlgorithmConfig]
+    algorithm_cls: type[Algorithm]
+    summary: str
+
+
+ALGORITHMS: dict[str, AlgorithmEntry] = {
+    "mappo": AlgorithmEntry("mappo", MAPPOConfig, MAPPO, "PPO, decentralised actors, centralised critic (Yu et al. 2022)"),
+    "ippo": AlgorithmEntry("ippo", IPPOConfig, MAPPO, "PPO, decentralised actors, local critics (de Witt et al. 2020)"),
+}
+
+
+def get_entry(algo_id: str) -> AlgorithmEntry:
+    if algo_id not in ALGORITHMS:
+        raise AdvisorError("unknown-algorithm", f"unknown algorithm '{algo_id}'",
+                           did_you_mean(algo_id, ALGORITHMS) or f"bundled: {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[algo_id]
+
+
+def make_config(algo_id: str, overrides: dict[str, Any] | None = None, source: str = "--set") -> AlgorithmConfig:
+    return apply_overrides(get_entry(algo_id).config_cls(), overrides or {}, source)
+
+
+def make(algo_id: str, envs: VecEnv, config: AlgorithmConfig | None = None, device: str | torch.device = "cpu",
+         **overrides: Any) -> Algorithm:
+    """Build algorithm `algo_id` on batched `envs`, refusing environments it cannot handle."""
+    entry = get_entry(algo_id)
+    check_env_supported(entry.config_cls, algo_id, envs.info, ALGORITHMS)
+    config = apply_overrides(config or entry.config_cls(), overrides)
+    return entry.algorithm_cls(config, envs, torch.device(device))

@@ -1,0 +1,173 @@
+"""The two shapes every algorithm has: a typed config dataclass and an Algorithm (learn / act / save / load)."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+import typing
+from abc import ABC, abstractmethod
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from advisor.errors import AdvisorError, did_you_mean
+from algorithms.core.vec_env import EnvInfo, Step, VecEnv
+
+
+@dataclasses.dataclass
+class AlgorithmConfig:
+    """Base of every algorithm's config. Capabilities are ClassVars, checked against rules/algorithms.yaml."""
+
+    action_spaces: ClassVar[frozenset[str]] = frozenset()    # "discrete", "continuous"
+    reward_settings: ClassVar[frozenset[str]] = frozenset()  # "cooperative", "competitive", "mixed"
+    policy_type: ClassVar[str] = "on-policy"                 # or "off-policy"
+    needs_state: ClassVar[bool] = False                      # uses a global state during training
+
+    def validate(self) -> None:
+        """Raise AdvisorError('bad-config-value', ...) for values that cannot work."""
+
+
+# Algorithm callbacks receive the metrics of one iteration and return False to stop training early.
+Callback = Callable[["Algorithm", dict[str, float]], "bool | None"]
+
+
+class Algorithm(ABC):
+    """An algorithm owns its networks, optimisers, the batched env and its position in training."""
+
+    def __init__(self, config: AlgorithmConfig, envs: VecEnv, device: torch.device):
+        self.config, self.envs, self.info, self.device = config, envs, envs.info, device
+        self.env_steps = 0   # environment steps taken, summed over copies
+        self.iterations = 0  # collect + update cycles done
+
+    @abstractmethod
+    def learn(self, total_steps: int, callback: Callback | None = None) -> None:
+        """Train until `env_steps >= total_steps`, calling `callback` after every iteration."""
+
+    @abstractmethod
+    def begin(self, first: Step) -> None:
+        """Start collecting experience from `first`, the result of `envs.reset(seed)`."""
+
+    @abstractmethod
+    def has_env_position(self) -> bool:
+        """Whether the algorithm holds a current env observation (restored from a checkpoint, say)."""
+
+    @abstractmethod
+    def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
+        """Actions for a batched observation; `memory` is recurrent state (None for feed-forward)."""
+
+    def initial_memory(self, num_envs: int) -> Any:
+        return None
+
+    def reset_memory(self, memory: Any, episode_end: np.ndarray) -> Any:
+        """Zero the recurrent state of copies whose episode just ended ([K] bool)."""
+        return memory
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """Everything needed to continue training: networks, optimisers, counters, env position."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# Config fields: docstrings, overrides from YAML or --set, with errors that list the valid keys
+
+
+def field_docs(config_cls: type) -> dict[str, str]:
+    """The one-line docstring under each field of a config dataclass (and its bases), by field name."""
+    docs: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__):
+        if not dataclasses.is_dataclass(cls) or cls is object:
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def config_to_dict(config: AlgorithmConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(config: AlgorithmConfig, overrides: dict[str, Any], source: str = "--set") -> AlgorithmConfig:
+    """A copy of `config` with `overrides` applied after checking each key and coercing each value."""
+    hints = typing.get_type_hints(type(config))
+    names = [f.name for f in dataclasses.fields(config)]
+    changes = {}
+    for key, value in overrides.items():
+        if key not in names:
+            hint = did_you_mean(key, names)
+            raise AdvisorError("unknown-config-key", f"{source}: '{key}' is not a {type(config).__name__} field",
+                               f"{hint + ' ' if hint else ''}valid keys: {', '.join(names)}")
+        changes[key] = _coerce(value, hints[key], key, source)
+    new = dataclasses.replace(config, **changes)
+    new.validate()
+    return new
+
+
+def _coerce(value: Any, kind: Any, key: str, source: str) -> Any:
+    def bad() -> AdvisorError:
+        name = getattr(kind, "__name__", str(kind))
+        return AdvisorError("bad-config-value", f"{source}: '{key}' must be {name}, got {value!r}")
+
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise bad()
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad()
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise bad() from None
+        if not as_float.is_integer():
+            raise bad()
+        return int(as_float)
+    if kind is float:
+        if isinstance(value, bool):
+            raise bad()
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad() from None
+    if kind is str:
+        return str(value)
+    raise bad()
+
+
+def parse_set_options(items: list[str] | None) -> dict[str, str]:
+    """['lr=3e-4', 'recurrent=true'] -> {'lr': '3e-4', 'recurrent': 'true'} (coerced later by field type)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise AdvisorError("bad-set", f"--set '{item}' is not of the form KEY=VALUE", "e.g. --set lr=3e-4")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def check_env_supported(config_cls: type[AlgorithmConfig], algo_id: str, info: EnvInfo,
+                        registry: dict[str, Any]) -> None:
+    """Refuse an environment whose action space the algorithm cannot handle, naming ones that can."""
+    if info.action_kind in config_cls.action_spaces:
+        return
+    able = sorted(a for a, entry in registry.items() if info.action_kind in entry.config_cls.action_spaces)
+    raise AdvisorError("unsupported-action-space",
+                       f"'{algo_id}' cannot train on {info.action_kind} actions ('{info.env_id}')",
+                       f"algorithms that can: {', '.join(able) or 'none bundled yet'}")
+
+
+def require_positive(config: AlgorithmConfig, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise AdvisorError("bad-config-value", f"'{name}' must be positive, got {getattr(config, name)}")

@@ -1,0 +1,1 @@
+"""What every algorithm shares: environments, buffers, networks, GAE, logging, checkpoints, evaluation."""

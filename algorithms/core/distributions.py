@@ -1,0 +1,55 @@
+"""Action distributions over [..., N, action_dim] heads: masked categorical and bounded Gaussian."""
+from __future__ import annotations
+
+import torch
+from torch.distributions import Categorical, Normal
+
+
+class MaskedCategorical:
+    """Categorical over the allowed actions only; forbidden actions get probability exactly 0."""
+
+    def __init__(self, logits: torch.Tensor, mask: torch.Tensor):
+        self.dist = Categorical(logits=logits.masked_fill(~mask, torch.finfo(logits.dtype).min))
+        self.mask = mask
+
+    def sample(self) -> torch.Tensor:
+        return self.dist.sample()
+
+    def mode(self) -> torch.Tensor:
+        return self.dist.probs.argmax(-1)
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        return self.dist.log_prob(action)
+
+    def entropy(self) -> torch.Tensor:
+        p = self.dist.probs
+        return -(p * torch.log(p.clamp(min=1e-12)) * self.mask).sum(-1)
+
+
+class DiagGaussian:
+    """Gaussian over unbounded pre-actions; `to_env` clips to [-1, 1] and rescales into the Box bounds.
+
+    Log-probabilities use the unclipped sample (as in CleanRL and Stable-Baselines3), and sum only over
+    the dimensions an agent really has (`dim_mask`), so padded dimensions never affect the loss.
+    """
+
+    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, dim_mask: torch.Tensor):
+        self.dist = Normal(mean, log_std.exp().expand_as(mean))
+        self.dim_mask = dim_mask.float()
+
+    def sample(self) -> torch.Tensor:
+        return self.dist.sample()
+
+    def mode(self) -> torch.Tensor:
+        return self.dist.mean
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        return (self.dist.log_prob(action) * self.dim_mask).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return (self.dist.entropy() * self.dim_mask).sum(-1)
+
+
+def to_env_actions(pre_action: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Map a Gaussian pre-action to the Box: clip to [-1, 1], then rescale to [low, high]."""
+    return low + (pre_action.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)

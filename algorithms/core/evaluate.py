@@ -1,0 +1,76 @@
+"""Evaluate a policy: per-agent episode returns over a fixed number of episodes, optionally rendered."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.errors import AdvisorError
+from algorithms.base import Algorithm
+from algorithms.core.vec_env import PettingZooVecEnv
+
+
+def _copies_for(episodes: int, limit: int = 16) -> int:
+    """The largest K <= limit dividing `episodes`, so each copy plays the same number of episodes
+    (taking the first N to finish would favour short episodes)."""
+    return max(k for k in range(1, min(limit, episodes) + 1) if episodes % k == 0)
+
+
+def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes: int, deterministic: bool,
+             seed: int) -> dict[str, Any]:
+    if episodes < 1:
+        raise AdvisorError("bad-episodes", f"--episodes must be at least 1, got {episodes}")
+    k = _copies_for(episodes)
+    envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=k)
+    quota = episodes // k
+    per_copy: list[list[tuple[np.ndarray, int]]] = [[] for _ in range(k)]
+    step = envs.reset(seed=seed)
+    memory = algo.initial_memory(k)
+    while min(len(done) for done in per_copy) < quota:
+        actions, memory = algo.act(step, memory, deterministic)
+        step = envs.step(actions)
+        memory = algo.reset_memory(memory, step.episode_end)
+        for copy, returns, length in step.finished:
+            per_copy[copy].append((returns, length))
+    envs.close()
+    results = [ep for done in per_copy for ep in done[:quota]]
+    return summarise(results, algo.info.agents, deterministic)
+
+
+def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], deterministic: bool) -> dict[str, Any]:
+    returns = np.stack([r for r, _ in results])  # [episodes, N]
+    return {
+        "episodes": len(results),
+        "deterministic": deterministic,
+        "return_mean": float(returns.mean()),          # mean over agents and episodes
+        "return_std": float(returns.mean(axis=1).std()),  # spread of the per-episode agent mean
+        "episode_length": float(np.mean([length for _, length in results])),
+        "per_agent": {a: {"mean": float(returns[:, i].mean()), "std": float(returns[:, i].std())}
+                      for i, a in enumerate(agents)},
+    }
+
+
+def render_gif(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], out: Path, deterministic: bool,
+               seed: int, max_frames: int = 500) -> int:
+    """Play one episode with render_mode='rgb_array' and write the frames as an animated GIF."""
+    from PIL import Image
+
+    envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=1, render_mode="rgb_array")
+    step = envs.reset(seed=seed)
+    memory = algo.initial_memory(1)
+    frames = [envs.render()]
+    while len(frames) < max_frames:
+        actions, memory = algo.act(step, memory, deterministic)
+        step = envs.step(actions)
+        if step.episode_end[0]:
+            break
+        frames.append(envs.render())
+    envs.close()
+    frames = [f for f in frames if f is not None]
+    if not frames:
+        raise AdvisorError("no-render", f"'{env_id}' returned no rgb_array frames", "does it support render_mode='rgb_array'?")
+    images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(out, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return len(images)

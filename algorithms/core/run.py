@@ -1,0 +1,175 @@
+"""Run directories: create, train with logging and checkpoints, resume, and reload for evaluation.
+
+runs/<algo>-<env>-<timestamp>/
+    config.yaml          everything needed to rebuild the run (algorithm, env, seed, config fields)
+    metrics.csv          one row per iteration; identical for the same seed on the CPU
+    timing.csv           wall clock and steps/s per iteration (kept apart so metrics.csv stays reproducible)
+    tensorboard/         TensorBoard events
+    checkpoints/latest.pt  networks, optimisers, RNG states, counters, env state (written atomically)
+    eval.json            evaluation at the end of training
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import yaml
+
+from advisor.errors import AdvisorError
+from algorithms import ALGORITHMS, get_entry, make_config
+from algorithms.base import Algorithm, check_env_supported, config_to_dict
+from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from algorithms.core.evaluate import evaluate
+from algorithms.core.logger import RunLogger, truncate_after
+from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
+from algorithms.core.vec_env import PettingZooVecEnv
+
+CHECKPOINT = Path("checkpoints") / "latest.pt"
+
+
+@dataclass
+class RunSpec:
+    """What `marl train` was asked to do; saved as config.yaml."""
+
+    algo: str
+    env: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    steps: int = 100_000
+    seed: int = 0
+    num_envs: int = 8
+    device: str = "auto"
+    checkpoint_every: int = 50_000
+    eval_episodes: int = 32
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AdvisorError("no-cuda", "--device cuda was asked for but torch sees no CUDA device",
+                           "use --device cpu or --device auto")
+    if name not in ("cpu", "cuda"):
+        raise AdvisorError("bad-device", f"unknown device '{name}'", "choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def default_run_dir(spec: RunSpec, root: Path = Path("runs")) -> Path:
+    env_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.env.split(":")[-1])
+    return root / f"{spec.algo}-{env_name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def claim_run_dir(run_dir: Path) -> None:
+    """Create `run_dir`; refuse one that already holds anything, so no earlier run is overwritten."""
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise AdvisorError("run-dir-exists", f"{run_dir} already exists and is not empty",
+                           "choose another --out, or continue that run with --resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def read_spec(run_dir: Path) -> RunSpec:
+    path = run_dir / "config.yaml"
+    if not run_dir.is_dir():
+        raise AdvisorError("missing-run-dir", f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise AdvisorError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        return RunSpec(**raw)
+    except (yaml.YAMLError, TypeError) as err:
+        raise AdvisorError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
+
+
+class Trainer:
+    """Builds envs and the algorithm from a RunSpec, trains with logging and checkpoints, evaluates at the end."""
+
+    def __init__(self, spec: RunSpec, run_dir: Path):
+        self.spec, self.run_dir = spec, run_dir
+        entry = get_entry(spec.algo)
+        self.config = make_config(spec.algo, spec.config, source="config")
+        self.device = resolve_device(spec.device)
+        seed_everything(spec.seed)
+        self.envs = PettingZooVecEnv(spec.env, spec.env_kwargs, spec.num_envs)
+        check_env_supported(entry.config_cls, spec.algo, self.envs.info, ALGORITHMS)
+        self.algo: Algorithm = entry.algorithm_cls(self.config, self.envs, self.device)
+        self.env_restored = False  # a resumed run whose env copies were restored mid-episode
+
+    @classmethod
+    def create(cls, spec: RunSpec, run_dir: Path) -> "Trainer":
+        """Validate everything, then claim the directory: a bad request leaves nothing behind."""
+        trainer = cls(spec, run_dir)
+        claim_run_dir(run_dir)
+        spec.config = config_to_dict(trainer.config)
+        atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(spec), sort_keys=False).encode())
+        return trainer
+
+    @classmethod
+    def resume(cls, run_dir: Path, steps: int | None = None) -> "Trainer":
+        spec = read_spec(run_dir)
+        payload = load_checkpoint(run_dir / CHECKPOINT)  # before anything else: a bad file changes nothing
+        if steps is not None:
+            spec.steps = steps
+        trainer = cls(spec, run_dir)
+        trainer.algo.load_state_dict(payload["algorithm"])
+        set_rng_state(payload["rng"])
+        trainer.env_restored = trainer.algo.has_env_position()
+        for name in ("metrics.csv", "timing.csv"):  # rows after the checkpoint get written again
+            truncate_after(run_dir / name, trainer.algo.env_steps)
+        return trainer
+
+    def checkpoint(self) -> None:
+        state = self.algo.state_dict()
+        save_checkpoint(self.run_dir / CHECKPOINT, {"algorithm": state, "rng": rng_state(), "algo": self.spec.algo})
+
+    def train(self, on_iteration: Callable[[dict[str, float], float], None] | None = None) -> dict[str, Any]:
+        """Train to spec.steps; `on_iteration(metrics, steps_per_s)` drives a progress display."""
+        if not self.env_restored:  # a fresh run, or a resumed one whose envs could not be pickled
+            self.algo.begin(self.envs.reset(seed=self.spec.seed + 1000 * self.algo.iterations))
+        logger = RunLogger(self.run_dir)
+        start, start_steps = time.perf_counter(), self.algo.env_steps
+        last_time, last_steps = start, start_steps
+        next_checkpoint = (self.algo.env_steps // self.spec.checkpoint_every + 1) * self.spec.checkpoint_every
+
+        def callback(algo: Algorithm, metrics: dict[str, float]) -> None:
+            nonlocal last_time, last_steps, next_checkpoint
+            now = time.perf_counter()
+            sps = (algo.env_steps - last_steps) / max(now - last_time, 1e-9)
+            last_time, last_steps = now, algo.env_steps
+            logger.log(metrics, {"wall_time": now - start, "steps_per_s": sps})
+            if algo.env_steps >= next_checkpoint:
+                self.checkpoint()
+                next_checkpoint += self.spec.checkpoint_every
+            if on_iteration is not None:
+                on_iteration(metrics, sps)
+
+        try:
+            self.algo.learn(self.spec.steps, callback)
+        finally:
+            logger.close()
+        self.checkpoint()
+        elapsed = time.perf_counter() - start
+        result = evaluate(self.algo, self.spec.env, self.spec.env_kwargs, self.spec.eval_episodes,
+                          deterministic=True, seed=self.spec.seed + 10_000)
+        result.update({"env_steps": self.algo.env_steps, "train_seconds_this_session": elapsed,
+                       "train_steps_per_s": (self.algo.env_steps - start_steps) / max(elapsed, 1e-9)})
+        atomic_write_bytes(self.run_dir / "eval.json", json.dumps(result, indent=2).encode())
+        self.envs.close()
+        return result
+
+
+def load_for_eval(run_dir: Path, device: str = "cpu") -> tuple[RunSpec, Algorithm]:
+    """Rebuild a run's algorithm from its config and latest checkpoint."""
+    spec = read_spec(run_dir)
+    payload = load_checkpoint(run_dir / CHECKPOINT)
+    spec.device = device
+    trainer = Trainer(spec, run_dir)
+    trainer.algo.load_state_dict(payload["algorithm"])
+    trainer.envs.close()
+    return spec, trainer.algo

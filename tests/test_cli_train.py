@@ -1,0 +1,151 @@
+"""`marl train`, `marl eval`, `marl algorithms` through typer's CliRunner and real subprocesses."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from algorithms.core.checkpoint import load_checkpoint
+
+runner = CliRunner()
+SMALL = ["--env", "mpe2:simple_spread_v3", "--num-envs", "2", "--set", "rollout_steps=25", "--set", "epochs=2",
+         "--eval-episodes", "2"]
+
+
+def _train(tmp_path: Path, name: str, *extra: str):
+    return runner.invoke(app, ["train", "mappo", *SMALL, "--steps", "200", "--out", str(tmp_path / name), *extra])
+
+
+def _one_clear_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    for needle in needles:
+        assert needle in result.output, result.output
+
+
+def test_train_writes_a_complete_run_dir_and_eval_reads_it(tmp_path):
+    result = _train(tmp_path, "run")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    for name in ("config.yaml", "metrics.csv", "timing.csv", "eval.json", "checkpoints/latest.pt"):
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert json.loads((run / "eval.json").read_text())["episodes"] == 2
+    out = runner.invoke(app, ["eval", str(run), "--episodes", "4", "--json", "--stochastic"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["episodes"] == 4 and set(data["per_agent"]) == {"agent_0", "agent_1", "agent_2"}
+    assert not data["deterministic"] and data["env_steps"] == 200
+
+
+def test_eval_renders_a_gif(tmp_path):
+    assert _train(tmp_path, "run").exit_code == 0
+    gif = tmp_path / "episode.gif"
+    out = runner.invoke(app, ["eval", str(tmp_path / "run"), "--episodes", "1", "--render", str(gif)])
+    assert out.exit_code == 0, out.output
+    assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+def test_same_seed_same_metrics_csv(tmp_path):
+    assert _train(tmp_path, "a", "--seed", "5").exit_code == 0
+    assert _train(tmp_path, "b", "--seed", "5").exit_code == 0
+    assert _train(tmp_path, "c", "--seed", "6").exit_code == 0
+    a, b, c = ((tmp_path / n / "metrics.csv").read_text() for n in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_algorithms_lists_capabilities():
+    out = runner.invoke(app, ["algorithms", "--json"])
+    rows = {r["id"]: r for r in json.loads(out.output)}
+    assert rows["mappo"]["needs_state"] and not rows["ippo"]["needs_state"]
+    assert rows["mappo"]["action_spaces"] == ["continuous", "discrete"]
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["train", "mappo", "--env", "mpe2:no_such_env_v1"], ["unknown-env", "no_such_env_v1"]),
+    (["train", "mappo", "--env", "nosuchpkg:env"], ["unknown-env", "nosuchpkg"]),
+    (["train", "mapo", "--env", "mpe2:simple_spread_v3"], ["unknown-algorithm", "did you mean 'mappo'"]),
+    (["train", "mappo", "--env", "mpe2:simple_spread_v3", "--set", "learning_rate=1"], ["unknown-config-key", "valid keys"]),
+    (["train", "mappo", "--env", "mpe2:simple_spread_v3", "--set", "epochs=lots"], ["bad-config-value", "epochs"]),
+    (["train", "mappo", "--env", "mpe2:simple_spread_v3", "--set", "epochs"], ["bad-set"]),
+    (["train", "mappo", "--env", "mpe2:simple_spread_v3", "--env-kwarg", "bogus=1"], ["bad-env-kwarg"]),
+    (["train", "mappo", "--env", "mpe2:simple_spread_v3", "--device", "tpu"], ["bad-device"]),
+    (["train", "mappo"], ["missing-argument"]),
+    (["eval", "/nonexistent/run"], ["missing-run-dir"]),
+])
+def test_bad_input_gives_one_clear_message(args, needles):
+    _one_clear_error(runner.invoke(app, args), *needles)
+
+
+def test_existing_run_dir_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep me")
+    _one_clear_error(_train(tmp_path, "run"), "run-dir-exists")
+    assert [p.name for p in run.iterdir()] == ["precious.txt"]
+
+
+def test_bad_request_leaves_no_run_dir(tmp_path):
+    result = runner.invoke(app, ["train", "mappo", "--env", "mpe2:simple_spread_v3", "--set", "nope=1",
+                                 "--out", str(tmp_path / "run")])
+    _one_clear_error(result, "unknown-config-key")
+    assert not (tmp_path / "run").exists()
+
+
+def test_corrupt_checkpoint_and_run_dir(tmp_path):
+    assert _train(tmp_path, "run").exit_code == 0
+    run = tmp_path / "run"
+    ckpt = run / "checkpoints" / "latest.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # a torn write
+    metrics_before = (run / "metrics.csv").read_text()
+    _one_clear_error(runner.invoke(app, ["eval", str(run)]), "corrupt-checkpoint")
+    _one_clear_error(runner.invoke(app, ["train", "--resume", str(run)]), "corrupt-checkpoint")
+    assert (run / "metrics.csv").read_text() == metrics_before  # nothing saved was touched
+    (run / "config.yaml").write_text("algo: [unclosed")
+    _one_clear_error(runner.invoke(app, ["eval", str(run)]), "corrupt-run-dir")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_clear_error(runner.invoke(app, ["eval", str(empty)]), "not-a-run-dir")
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    """SIGKILL a real training process after its first checkpoint, resume it, and compare with a run
+    that was never interrupted: the env copies and RNGs are restored, so the metrics match exactly.
+    Every run is a subprocess with the same thread count (float sums depend on it)."""
+    args = ["train", "mappo", *SMALL, "--steps", "6000", "--seed", "3", "--checkpoint-every", "500"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def marl(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "advisor.cli", *extra], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", *args, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    ckpt = killed / "checkpoints" / "latest.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), proc.stderr.read().decode()
+    assert not (killed / "eval.json").exists(), "the run finished before it could be killed"
+    steps_at_kill = load_checkpoint(ckpt)["algorithm"]["counters"]["env_steps"]
+    assert 0 < steps_at_kill < 6000
+
+    resumed = marl("train", "--resume", str(killed))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "env state restored" in resumed.stdout
+    assert load_checkpoint(ckpt)["algorithm"]["counters"]["env_steps"] == 6000
+    straight = marl(*args, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stdout + straight.stderr
+    assert (killed / "metrics.csv").read_text() == (tmp_path / "straight" / "metrics.csv").read_text()
+    out = runner.invoke(app, ["eval", str(killed), "--episodes", "2", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["env_steps"] == 6000

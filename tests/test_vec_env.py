@@ -1,0 +1,82 @@
+"""The batched PettingZoo layer: shapes, padding of unequal agents, masks, truncation, turn-based games."""
+import numpy as np
+import pytest
+
+from advisor.errors import AdvisorError
+from algorithms.core.vec_env import PettingZooVecEnv
+from tests.conftest import SPREAD, SPREAD_KWARGS
+
+
+def test_spread_shapes_state_and_truncation_bootstrap_obs():
+    envs = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=3)
+    info = envs.info
+    assert (info.n_agents, info.obs_dim, info.action_kind, info.action_dim) == (3, 18, "discrete", 5)
+    assert info.state_source == "env.state()" and info.state_dim == 54
+    step = envs.reset(seed=0)
+    assert step.obs.shape == (3, 3, 18) and step.state.shape == (3, 54) and step.action_mask.all()
+    first_obs = step.obs.copy()
+    for t in range(25):
+        step = envs.step(np.zeros((3, 3), np.int64))
+    # max_cycles=25: every copy truncates at the 25th step, is reset, and keeps the final observation.
+    assert step.episode_end.all() and step.truncated.all() and not step.terminated.any()
+    assert len(step.finished) == 3 and all(length == 25 for _, _, length in step.finished)
+    assert not np.allclose(step.final_obs, step.obs)  # obs already belongs to the next episode
+    assert not np.allclose(step.obs, first_obs)       # new episodes, new positions (unseeded reset)
+
+
+def test_same_seed_same_observations():
+    a = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
+    b = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
+    np.testing.assert_array_equal(a.obs, b.obs)
+    assert not np.array_equal(a.obs[0], a.obs[1])  # copies get different seeds
+
+
+def test_unequal_agents_are_padded_with_masks():
+    envs = PettingZooVecEnv("mpe2:simple_adversary_v3", {}, num_envs=2)
+    info = envs.info
+    assert info.obs_sizes == (8, 10, 10) and info.obs_dim == 10
+    step = envs.reset(seed=0)
+    assert np.all(step.obs[:, 0, 8:] == 0.0)  # the adversary's shorter observation is zero-padded
+    sl = PettingZooVecEnv("mpe2:simple_speaker_listener_v4", {}, num_envs=1)
+    assert sl.info.action_sizes == (3, 5) and sl.info.action_dim == 5
+    mask = sl.reset(seed=0).action_mask
+    assert mask[0, 0].tolist() == [True, True, True, False, False]  # padded choices are forbidden
+    assert mask[0, 1].all()
+
+
+def test_continuous_actions_and_padding_of_action_dims():
+    envs = PettingZooVecEnv("mpe2:simple_speaker_listener_v4", {"continuous_actions": True}, num_envs=1)
+    info = envs.info
+    assert info.action_kind == "continuous" and info.action_sizes == (3, 5)
+    assert info.act_dim_mask.tolist() == [[True, True, True, False, False], [True] * 5]
+    envs.reset(seed=0)
+    step = envs.step(np.full((1, 2, 5), 0.5, np.float32))  # the speaker's 2 padded dims are dropped
+    assert step.reward.shape == (1, 2)
+
+
+def test_turn_based_game_has_one_active_agent_and_action_masks():
+    envs = PettingZooVecEnv("pettingzoo.classic:tictactoe_v3", {}, num_envs=2)
+    assert envs.info.turn_based and envs.info.has_action_mask and envs.info.state_source == "concatenated observations"
+    step = envs.reset(seed=0)
+    assert step.active.sum(axis=1).tolist() == [1, 1] and step.alive.all()
+    rng = np.random.default_rng(0)
+    finished = 0
+    for _ in range(200):
+        actions = np.array([[rng.choice(np.flatnonzero(m)) if m.any() else 0 for m in row] for row in step.action_mask])
+        step = envs.step(actions)
+        assert (step.active.sum(axis=1) == 1).all()
+        for _, returns, _ in step.finished:
+            assert returns.sum() == 0.0 and set(returns.tolist()) <= {-1.0, 0.0, 1.0}  # zero-sum outcome
+            finished += 1
+    assert finished > 10
+
+
+def test_bad_env_ids_give_clear_errors():
+    with pytest.raises(AdvisorError, match="did you mean 'simple_spread_v3'"):
+        PettingZooVecEnv("mpe2:simple_sprad_v3")
+    with pytest.raises(AdvisorError, match="not of the form"):
+        PettingZooVecEnv("simple_spread_v3")
+    with pytest.raises(AdvisorError, match="no module named 'nosuchpackage'"):
+        PettingZooVecEnv("nosuchpackage:env")
+    with pytest.raises(AdvisorError, match="rejected its keyword arguments"):
+        PettingZooVecEnv(SPREAD, {"bogus": 1})
