@@ -1,7 +1,7 @@
 """The `marl` command: registers one command per module in advisor/commands, nothing else."""
 import typer
 
-from advisor.commands import algorithms_cmd, eval_cmd, train_cmd
+from advisor.commands import advise_cmd, algorithms_cmd, eval_cmd, inspect_cmd, rules_cmd, train_cmd
 
 app = typer.Typer(
     name="marl",
@@ -13,6 +13,9 @@ app = typer.Typer(
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
 app.command("algorithms")(algorithms_cmd.algorithms)
+app.command("advise")(advise_cmd.advise)
+app.command("inspect")(inspect_cmd.inspect_env)
+app.add_typer(rules_cmd.app, name="rules")
 
 if __name__ == "__main__":
     app()
