@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Set up (see setup.sh) and run the main job on built-in defaults: list the algorithms, train MAPPO on
-# cooperative navigation (mpe2 simple_spread, 3 agents) and evaluate it against the published baselines.
+# Set up (see setup.sh) and run the main job on built-in defaults: ask the advisor about cooperative
+# navigation (mpe2 simple_spread, 3 agents), train MAPPO on it and evaluate it against the measured baselines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 MARL=.venv/bin/marl
+$MARL advise --env mpe2:simple_spread_v3 --answers examples/spread_answers.yaml
 $MARL algorithms
 RUN=runs/demo-mappo-spread-$(date +%Y%m%d-%H%M%S)
 $MARL train mappo --env mpe2:simple_spread_v3 --env-kwarg N=3 --env-kwarg local_ratio=0.5 \

@@ -12,23 +12,15 @@ from advisor.engine import complete_answers, evaluate, missing_facts
 from advisor.errors import AdvisorError
 from advisor.questionnaire import interview, next_fact
 from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
+from tests.conftest import edit
 
 QMIX_CASE = dict(multiple_learners=True, interdependent=True, reward_structure="cooperative", coordination=True,
                  n_agents=5, action_space="discrete", observability="full", centralized_training=True,
                  communication=False, nonmonotonic=False, sample_budget="expensive")
 
 
-@pytest.fixture
-def rules_copy(tmp_path: Path) -> Path:
-    for name in RULE_FILES:
-        (tmp_path / name).write_text(default_rules_dir().joinpath(name).read_text())
-    return tmp_path
 
 
-def edit(rules_dir: Path, name: str, old: str, new: str) -> None:
-    text = (rules_dir / name).read_text()
-    assert old in text
-    (rules_dir / name).write_text(text.replace(old, new, 1))
 
 
 # --- evaluate ------------------------------------------------------------------------------------

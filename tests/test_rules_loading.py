@@ -11,6 +11,7 @@ from advisor.errors import AdvisorError
 from advisor.facts import load_answers_file, validate_answers
 from advisor.conditions import AllOf, AnyOf, Check, Not
 from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
+from tests.conftest import edit
 
 ISSUE_FACTS = {
     "multiple_learners": ("bool", ()), "interdependent": ("bool", ()), "coordination": ("bool", ()),
@@ -24,19 +25,8 @@ ISSUE_ALGORITHMS = {"single_agent", "independent", "iql", "ippo", "vdn", "qmix",
                     "commnet", "self_play", "opponent_modeling", "nash_q", "mean_field", "hybrid"}
 
 
-@pytest.fixture
-def rules_copy(tmp_path: Path) -> Path:
-    """A writable copy of the shipped rule files."""
-    for name in RULE_FILES:
-        (tmp_path / name).write_text(default_rules_dir().joinpath(name).read_text())
-    return tmp_path
 
 
-def edit(rules_dir: Path, name: str, old: str, new: str) -> None:
-    path = rules_dir / name
-    text = path.read_text()
-    assert old in text, f"test setup: {old!r} not found in {name}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def load_error(rules_dir: Path) -> AdvisorError:
