@@ -132,7 +132,7 @@ class MAPPO(Algorithm):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.adam_eps)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.adam_eps)
         self.value_norm = ValueNorm().to(device) if config.value_norm else None
-        self.agent_ids = torch.eye(n, device=device)  # [N, N]
+        self.agent_ids = torch.as_tensor(info.agent_ids, device=device)  # [N, N]
         self.act_low = torch.as_tensor(info.action_low, device=device)
         self.act_high = torch.as_tensor(info.action_high, device=device)
         self.dim_mask = torch.as_tensor(info.act_dim_mask, device=device)

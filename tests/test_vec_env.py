@@ -80,3 +80,32 @@ def test_bad_env_ids_give_clear_errors():
         PettingZooVecEnv("nosuchpackage:env")
     with pytest.raises(AdvisorError, match="rejected its keyword arguments"):
         PettingZooVecEnv(SPREAD, {"bogus": 1})
+
+
+def test_agents_that_leave_early_are_masked_until_the_episode_ends():
+    envs = PettingZooVecEnv("tests.fixtures.envs:early_exit_env", {}, num_envs=1)
+    step = envs.reset(seed=0)
+    assert step.alive.all() and envs.info.state_source == "concatenated observations"
+    alive, terminated = [], []
+    for _ in range(5):
+        step = envs.step(np.zeros((1, 3), np.int64))
+        alive.append(step.alive[0].tolist())
+        terminated.append(step.terminated[0].tolist())
+    assert terminated[1] == [False, True, False]            # runner_1 terminates on its 2nd step...
+    assert [a[1] for a in alive[1:4]] == [False, False, False]  # ...and is masked out from then on
+    assert step.episode_end[0] and step.truncated[0].tolist() == [True, False, True]
+    assert step.alive[0].all()                               # the next episode has everyone back
+    (copy, returns, length), = step.finished
+    assert returns.tolist() == [5.0, 2.0, 5.0] and length == 5
+
+
+def test_mappo_trains_with_an_agent_leaving_early():
+    from algorithms import make
+    envs = PettingZooVecEnv("tests.fixtures.envs:early_exit_env", {}, num_envs=2)
+    algo = make("mappo", envs, rollout_steps=10, epochs=1)
+    algo.begin(envs.reset(seed=0))
+    batch, _ = algo.collect()
+    dead = ~batch["alive"]
+    assert dead[:, :, 1].any() and not dead[:, :, [0, 2]].any()
+    losses = algo.update(batch)
+    assert all(np.isfinite(v) for v in losses.values())

@@ -50,6 +50,11 @@ class EnvInfo:
         return len(self.agents)
 
     @property
+    def agent_ids(self) -> np.ndarray:
+        """[N, N] one-hot agent ids, the input that tells agents apart when they share parameters."""
+        return np.eye(self.n_agents, dtype=np.float32)
+
+    @property
     def act_dim_mask(self) -> np.ndarray:
         """[N, action_dim] True for the action dimensions each agent really has (continuous padding)."""
         dims = np.arange(self.action_dim)[None, :]
