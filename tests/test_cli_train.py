@@ -149,3 +149,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert (killed / "metrics.csv").read_text() == (tmp_path / "straight" / "metrics.csv").read_text()
     out = runner.invoke(app, ["eval", str(killed), "--episodes", "2", "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["env_steps"] == 6000
+
+
+def test_a_run_resumed_twice_still_matches_an_uninterrupted_one(tmp_path):
+    """Each resume must checkpoint the env copies again (mpe2's close() once broke their fonts)."""
+    from algorithms.core.run import RunSpec, Trainer
+
+    def spec(steps):
+        return RunSpec("mappo", "mpe2:simple_spread_v3", {}, steps=steps, seed=2, num_envs=2, device="cpu",
+                       checkpoint_every=10**9, eval_episodes=2, config={"rollout_steps": 25, "epochs": 2})
+
+    Trainer.create(spec(300), tmp_path / "pieces").train()
+    for steps in (600, 900):
+        resumed = Trainer.resume(tmp_path / "pieces", steps)
+        assert resumed.env_restored
+        resumed.train()
+    Trainer.create(spec(900), tmp_path / "straight").train()
+    assert (tmp_path / "pieces" / "metrics.csv").read_text() == (tmp_path / "straight" / "metrics.csv").read_text()

@@ -45,6 +45,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     checkpoint_every: int = typer.Option(50_000, "--checkpoint-every", help="Checkpoint every this many env steps."),
     eval_episodes: int = typer.Option(32, "--eval-episodes", help="Episodes for the evaluation written to eval.json."),
+    threads: int = typer.Option(1, "--threads", help="Torch CPU threads (small networks are fastest on 1; results depend on it)."),
 ) -> None:
     """Train ALGO on ENV, logging to a run directory (metrics.csv, TensorBoard, checkpoints, eval.json)."""
     if resume is not None:
@@ -62,7 +63,7 @@ def train(
         overrides = {**_config_file(config), **parse_set_options(set_)}
         spec = RunSpec(algo=algo, env=env, env_kwargs=parse_env_kwargs(env_kwarg), steps=steps or 100_000,
                        seed=seed, num_envs=num_envs, device=device, checkpoint_every=checkpoint_every,
-                       eval_episodes=eval_episodes, config=overrides)
+                       eval_episodes=eval_episodes, threads=threads, config=overrides)
         for name, value in (("--steps", spec.steps), ("--checkpoint-every", checkpoint_every),
                             ("--eval-episodes", eval_episodes)):
             if value < 1:

@@ -310,8 +310,9 @@ class PettingZooVecEnv:
         return buffer.getvalue()
 
     def restore(self, blob: bytes) -> None:
+        # The replaced envs are dropped, not closed: mpe2's close() calls pygame.quit(), which would
+        # invalidate the fonts of every other live MPE env in the process.
         for copy, (env, returns, length) in zip(self.copies, pickle.loads(blob)):
-            copy.env.close()
             copy.env, copy.returns, copy.length = env, returns, length
 
     def render(self):
@@ -335,8 +336,22 @@ class _StatePickler(pickle.Pickler):
                 return pygame.Surface, (obj.get_size(),)
             freetype = sys.modules.get("pygame.freetype")
             if freetype is not None and isinstance(obj, freetype.Font):
-                return freetype.Font, (obj.path, obj.size)
+                try:
+                    return _font, (obj.path, obj.size)
+                except pygame.error:  # closing any MPE env calls pygame.quit(), which kills every live font
+                    return _no_font, ()
         return NotImplemented
+
+
+def _font(path: str, size: int):
+    import pygame.freetype
+
+    pygame.freetype.init()
+    return pygame.freetype.Font(path, size)
+
+
+def _no_font():
+    return None  # a font pygame had already invalidated: the training copies never render
 
 
 def _blank_instance(cls):
