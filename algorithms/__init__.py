@@ -9,7 +9,9 @@ import torch
 from advisor.errors import AdvisorError, did_you_mean
 from algorithms.base import Algorithm, AlgorithmConfig, apply_overrides, check_env_supported
 from algorithms.core.vec_env import VecEnv
+from algorithms.maddpg import MADDPG, MADDPGConfig
 from algorithms.mappo import MAPPO, IPPOConfig, MAPPOConfig
+from algorithms.value_decomposition import IQLConfig, QMIXConfig, QPLEXConfig, ValueDecomposition, VDNConfig
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class AlgorithmEntry:
 ALGORITHMS: dict[str, AlgorithmEntry] = {
     "mappo": AlgorithmEntry("mappo", MAPPOConfig, MAPPO, "PPO, decentralised actors, centralised critic (Yu et al. 2022)"),
     "ippo": AlgorithmEntry("ippo", IPPOConfig, MAPPO, "PPO, decentralised actors, local critics (de Witt et al. 2020)"),
+    "maddpg": AlgorithmEntry("maddpg", MADDPGConfig, MADDPG, "DDPG actors, a centralised critic per agent or team (Lowe et al. 2017)"),
+    "iql": AlgorithmEntry("iql", IQLConfig, ValueDecomposition, "Q-learning per agent on its own reward (Tan 1993; Tampuu et al. 2017)"),
+    "vdn": AlgorithmEntry("vdn", VDNConfig, ValueDecomposition, "Team Q as the sum of agent utilities (Sunehag et al. 2018)"),
+    "qmix": AlgorithmEntry("qmix", QMIXConfig, ValueDecomposition, "Monotonic state-conditioned mixing of utilities (Rashid et al. 2018)"),
+    "qplex": AlgorithmEntry("qplex", QPLEXConfig, ValueDecomposition, "Duplex dueling mixing, full IGM class (Wang et al. 2021)"),
 }
 
 

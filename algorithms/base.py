@@ -40,6 +40,7 @@ class Algorithm(ABC):
         self.config, self.envs, self.info, self.device = config, envs, envs.info, device
         self.env_steps = 0   # environment steps taken, summed over copies
         self.iterations = 0  # collect + update cycles done
+        self.episodes = 0    # episodes finished during training
 
     @abstractmethod
     def learn(self, total_steps: int, callback: Callback | None = None) -> None:
@@ -70,6 +71,26 @@ class Algorithm(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: dict) -> None: ...
+
+    def save_position(self, collector_state: dict[str, Any]) -> dict[str, Any]:
+        """Counters, and the env copies' state with what the collection loop holds mid-episode
+        (`collector_state`, e.g. the last observation), so a resumed run continues exactly.
+        Without an env snapshot (unpicklable env) only the counters are kept."""
+        snapshot = getattr(self.envs, "snapshot", lambda: None)()
+        return {"counters": {"env_steps": self.env_steps, "iterations": self.iterations, "episodes": self.episodes},
+                "env": {"snapshot": snapshot, "collector": collector_state if snapshot is not None else None}}
+
+    def load_position(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """Restore what save_position saved; returns the collector state, or None when the envs
+        could not be restored (the caller then starts fresh episodes)."""
+        counters = state["counters"]
+        self.env_steps, self.iterations, self.episodes = (counters["env_steps"], counters["iterations"],
+                                                          counters["episodes"])
+        env_state = state["env"]
+        if env_state["snapshot"] is None or not hasattr(self.envs, "restore"):
+            return None
+        self.envs.restore(env_state["snapshot"])
+        return env_state["collector"]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -139,7 +139,6 @@ class MAPPO(Algorithm):
         self.last: Step | None = None  # the observation the next collected step starts from
         self.memory: Any = None
         self.starts: np.ndarray | None = None  # [K, N] first step of an episode (resets recurrent state)
-        self.episodes = 0
 
     # ------------------------------------------------------------------ inputs and distributions
 
@@ -334,13 +333,10 @@ class MAPPO(Algorithm):
     # ------------------------------------------------------------------ saving and loading
 
     def state_dict(self) -> dict:
-        snapshot = getattr(self.envs, "snapshot", lambda: None)()
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "value_norm": self.value_norm.state_dict() if self.value_norm is not None else None,
-                "counters": {"env_steps": self.env_steps, "iterations": self.iterations, "episodes": self.episodes},
-                "env": {"snapshot": snapshot, "last": self.last if snapshot else None,
-                        "memory": self.memory if snapshot else None, "starts": self.starts if snapshot else None}}
+                **self.save_position({"last": self.last, "memory": self.memory, "starts": self.starts})}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
@@ -349,10 +345,6 @@ class MAPPO(Algorithm):
         self.critic_opt.load_state_dict(state["critic_opt"])
         if self.value_norm is not None:
             self.value_norm.load_state_dict(state["value_norm"])
-        counters = state["counters"]
-        self.env_steps, self.iterations, self.episodes = (counters["env_steps"], counters["iterations"],
-                                                          counters["episodes"])
-        env_state = state["env"]
-        if env_state["snapshot"] is not None and hasattr(self.envs, "restore"):
-            self.envs.restore(env_state["snapshot"])
-            self.last, self.memory, self.starts = env_state["last"], env_state["memory"], env_state["starts"]
+        collector = self.load_position(state)
+        if collector is not None:
+            self.last, self.memory, self.starts = collector["last"], collector["memory"], collector["starts"]

@@ -53,20 +53,25 @@ def test_json_output_has_the_required_keys():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"algorithm", "alternatives", "excluded", "pitfalls", "trace", "answers"} <= set(data)
-    assert data["algorithm"] == "qmix" and data["bundled"] is False
+    assert data["algorithm"] == "qmix" and data["bundled"] is True
     assert data["alternatives"][0]["algorithm"] == "mappo" and data["alternatives"][0]["reasons"]
     assert data["answers"]["n_agents"] == 5 and data["sources"]["n_agents"] == "flag"
     assert data["sources"]["global_state"] == "default"
     rules = {t["rule"]: t for t in data["trace"] if t["stage"] == "matrix"}
     assert rules["cooperative-discrete-qmix"]["fired"] is True
-    assert data["next"]["fallback"] == "mappo"
+    assert data["next"]["commands"] == ["marl train qmix --env <env>"] and "fallback" not in data["next"]
+
+
+POPULATION_FLAGS = ["--multiple-learners", "--interdependent", "--reward-structure", "cooperative", "--coordination",
+                    "--n-agents", "500", "--action-space", "discrete", "--observability", "partial",
+                    "--centralized-training", "--no-communication", "--no-nonmonotonic", "--sample-budget", "cheap"]
 
 
 def test_not_bundled_is_said_with_a_bundled_fallback():
-    result = advise(*QMIX_FLAGS)
+    result = advise(*POPULATION_FLAGS)
     out = flat(result.stdout)
-    assert "QMIX (qmix) is not bundled yet" in out
-    assert "$ marl train mappo --env <env>" in out
+    assert "(mean_field) is not bundled yet" in out
+    assert "$ marl train ippo --env <env>" in out
 
 
 def test_bundled_recommendation_prints_the_train_command_with_the_env():

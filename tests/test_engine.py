@@ -237,12 +237,10 @@ def fake_config(name: str, spaces: set[str], settings: set[str], policy: str, st
 
 
 def matching_registry() -> dict[str, FakeEntry]:
-    return {
-        "mappo": FakeEntry(fake_config("MAPPOConfig", {"discrete", "continuous"}, {"cooperative", "mixed"},
-                                       "on-policy", True)),
-        "ippo": FakeEntry(fake_config("IPPOConfig", {"discrete", "continuous"},
-                                      {"cooperative", "competitive", "mixed"}, "on-policy", False)),
-    }
+    """A fake registry holding exactly the catalogue's bundled algorithms, with its declared capabilities."""
+    return {a.id: FakeEntry(fake_config(f"{a.id}Config", set(a.action_spaces), set(a.reward_settings),
+                                        a.policy_type, a.needs_state))
+            for a in load_ruleset().algorithms.values() if a.bundled}
 
 
 def test_registry_check_accepts_a_matching_registry():
@@ -253,14 +251,14 @@ def test_registry_check_finds_every_kind_of_drift():
     registry = matching_registry()
     registry["ippo"] = FakeEntry(fake_config("IPPOConfig", {"discrete"}, {"cooperative", "competitive", "mixed"},
                                              "off-policy", False))
-    registry["qmix"] = FakeEntry(fake_config("QMIXConfig", {"discrete"}, {"cooperative"}, "off-policy", True))
+    registry["mean_field"] = FakeEntry(fake_config("MFConfig", {"discrete"}, {"cooperative"}, "off-policy", False))
     registry["newalgo"] = FakeEntry(fake_config("NewConfig", {"discrete"}, {"cooperative"}, "on-policy", False))
     del registry["mappo"]
     problems = check_registry(load_ruleset(), registry)
     assert "'ippo': algorithms.yaml says action_spaces = [continuous, discrete], but IPPOConfig.action_spaces = " \
            "[discrete]" in problems
     assert "'ippo': algorithms.yaml says policy_type = on-policy, but IPPOConfig.policy_type = off-policy" in problems
-    assert "algorithms.yaml marks 'qmix' as not bundled, but the registry has it" in problems
+    assert "algorithms.yaml marks 'mean_field' as not bundled, but the registry has it" in problems
     assert "registry algorithm 'newalgo' is missing from algorithms.yaml" in problems
     assert "algorithms.yaml marks 'mappo' as bundled, but the registry has no 'mappo'" in problems
 

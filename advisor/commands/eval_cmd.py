@@ -40,6 +40,8 @@ def evaluate(
         table.add_column(column, justify="right" if column != "agent" else "left")
     for agent, stats in result["per_agent"].items():
         table.add_row(agent, f"{stats['mean']:.2f}", f"{stats['std']:.2f}")
+    for team, stats in result.get("per_team", {}).items():
+        table.add_row(f"team {team}", f"{stats['mean']:.2f}", f"{stats['std']:.2f}")
     table.add_row("[bold]all agents", f"[bold]{result['return_mean']:.2f}", f"{result['return_std']:.2f}")
     console.print(table)
     if render is not None:

@@ -58,6 +58,7 @@ def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]
     if not sep or not prefix or not name:
         raise AdvisorError("unknown-env", f"environment '{env_id}' is not of the form package:name",
                            f"examples: {KNOWN_EXAMPLES}")
+    import algorithms.envs  # noqa: F401  lazily: registers the built-in families (matrix:...) in BUILTIN_ENVS
     if prefix in BUILTIN_ENVS:
         family = BUILTIN_ENVS[prefix]
         if name not in family:

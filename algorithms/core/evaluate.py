@@ -35,12 +35,15 @@ def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes:
             per_copy[copy].append((returns, length))
     envs.close()
     results = [ep for done in per_copy for ep in done[:quota]]
-    return summarise(results, algo.info.agents, deterministic)
+    return summarise(results, algo.info.agents, deterministic, getattr(algo, "teams", None))
 
 
-def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], deterministic: bool) -> dict[str, Any]:
+def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], deterministic: bool,
+              teams: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Per-agent returns; with `teams` (team -> member agents, from a team-mode algorithm) also each team's
+    return, the mean over its members per episode."""
     returns = np.stack([r for r, _ in results])  # [episodes, N]
-    return {
+    summary = {
         "episodes": len(results),
         "deterministic": deterministic,
         "return_mean": float(returns.mean()),          # mean over agents and episodes
@@ -49,6 +52,12 @@ def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], de
         "per_agent": {a: {"mean": float(returns[:, i].mean()), "std": float(returns[:, i].std())}
                       for i, a in enumerate(agents)},
     }
+    if teams:
+        index = {a: i for i, a in enumerate(agents)}
+        team_returns = {t: returns[:, [index[a] for a in members]].mean(axis=1) for t, members in teams.items()}
+        summary["per_team"] = {t: {"agents": list(teams[t]), "mean": float(r.mean()), "std": float(r.std())}
+                               for t, r in team_returns.items()}
+    return summary
 
 
 def render_gif(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], out: Path, deterministic: bool,

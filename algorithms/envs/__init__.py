@@ -1,0 +1,2 @@
+"""Built-in PettingZoo-API games. Importing this package registers them in env_factory.BUILTIN_ENVS."""
+from algorithms.envs import matrix_games  # noqa: F401  registers `matrix:*`

@@ -1,0 +1,107 @@
+"""Mixers: per-agent utilities Q_i -> a team value Q_tot, for the value-decomposition learner.
+
+Every mixer takes the same arguments, with any number of leading batch axes `...`:
+    q        [..., N]     the utility of the action each agent took (or is evaluated at)
+    state    [..., S]     the global state
+    q_max    [..., N]     each agent's greedy utility max_a Q_i (QPLEX's V_i; ignored by VDN and QMIX)
+    actions  [..., N, A]  one-hot joint action (QPLEX's lambda weights; ignored by VDN and QMIX)
+and returns Q_tot [...].
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class VDNMixer(nn.Module):
+    """Sunehag et al. 2018: Q_tot = sum_i Q_i. No parameters, no state."""
+
+    def forward(self, q, state, q_max=None, actions=None) -> torch.Tensor:
+        return q.sum(-1)
+
+
+def hypernet(state_dim: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
+class QMixer(nn.Module):
+    """Rashid et al. 2018: a one-hidden-layer mixing network whose weights are produced from the state
+    by hypernetworks and made non-negative by an absolute value, so dQ_tot/dQ_i >= 0 (monotonic: each
+    agent's greedy action is the team's). ELU is increasing, so the composition stays monotonic; the
+    biases depend on the state freely (the final one through a small V(s) network, as in the paper)."""
+
+    def __init__(self, n_agents: int, state_dim: int, embed: int = 32, hidden: int = 64):
+        super().__init__()
+        self.n_agents, self.embed = n_agents, embed
+        self.w1 = hypernet(state_dim, hidden, n_agents * embed)
+        self.b1 = nn.Linear(state_dim, embed)
+        self.w2 = hypernet(state_dim, hidden, embed)
+        self.v = hypernet(state_dim, embed, 1)
+
+    def forward(self, q, state, q_max=None, actions=None) -> torch.Tensor:
+        w1 = self.w1(state).abs().view(*state.shape[:-1], self.n_agents, self.embed)  # [..., N, E] >= 0
+        hidden = F.elu((q.unsqueeze(-2) @ w1).squeeze(-2) + self.b1(state))          # [..., E]
+        w2 = self.w2(state).abs()                                                      # [..., E] >= 0
+        return (hidden * w2).sum(-1) + self.v(state).squeeze(-1)
+
+
+class QPLEXMixer(nn.Module):
+    """Wang et al. 2021, duplex dueling. Individual utilities become Q_i = V_i + A_i with V_i = max_a Q_i,
+    A_i = Q_i - V_i <= 0. A state-conditioned positive transform w_i(s) > 0, b_i(s) gives
+    V_i(s) = w_i V_i + b_i and A_i(s, a_i) = w_i A_i, and the team value is
+
+        Q_tot(s, a) = sum_i V_i(s) + sum_i lambda_i(s, a) A_i(s, a_i),   lambda_i(s, a) > 0.
+
+    The lambda weights depend on the joint action, which is what lets Q_tot represent non-monotonic
+    payoffs while keeping IGM (at the agents' greedy actions every A_i = 0, elsewhere the sum is <= 0).
+    They come from multi-head attention (the paper's Eq. 10): for head k, a positive head weight
+    v_k(s), an attention weight phi_ik(s) over agents (softmax over agents of query(s) . key_i(s)), and a
+    positive action term sigmoid(f_ik(s, a)):  lambda_i = sum_k v_k phi_ik sigmoid(f_ik).
+
+    Computed, as in the authors' released code, as sum_i Q_i(s, a_i) + sum_i (lambda_i - 1) A_i(s, a_i)
+    with the advantages detached in the second sum: the same value, but utilities learn through the
+    additive term and the lambda weights only reshape the non-greedy entries. Measured here on the
+    non-monotonic matrix: without the detach the utilities often stay stuck on the safe 0 block."""
+
+    def __init__(self, n_agents: int, state_dim: int, n_actions: int, heads: int = 4, embed: int = 32,
+                 hidden: int = 64):
+        super().__init__()
+        self.n_agents, self.heads, self.embed = n_agents, heads, embed
+        self.weight = hypernet(state_dim, hidden, n_agents)  # w_i(s) before |.|
+        self.bias = hypernet(state_dim, hidden, n_agents)    # b_i(s)
+        self.query = nn.Linear(state_dim, heads * embed)
+        self.keys = nn.Linear(state_dim, heads * n_agents * embed)
+        self.head_weight = hypernet(state_dim, hidden, heads)
+        self.action_term = hypernet(state_dim + n_agents * n_actions, hidden, heads * n_agents)
+
+    def lambdas(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """[..., N] positive, joint-action-dependent advantage weights."""
+        lead, h, n, e = state.shape[:-1], self.heads, self.n_agents, self.embed
+        query = self.query(state).view(*lead, h, 1, e)
+        keys = self.keys(state).view(*lead, h, n, e)
+        phi = torch.softmax((query * keys).sum(-1) / e**0.5, dim=-1)          # [..., H, N]
+        v = self.head_weight(state).abs() + 1e-10                              # [..., H] > 0
+        joint = torch.cat([state, actions.flatten(-2)], dim=-1)
+        f = torch.sigmoid(self.action_term(joint)).view(*lead, h, n)          # [..., H, N]
+        return (v.unsqueeze(-1) * phi * f).sum(-2)                             # [..., N]
+
+    def forward(self, q, state, q_max=None, actions=None) -> torch.Tensor:
+        w = self.weight(state).abs() + 1e-10                                   # [..., N] > 0
+        utilities = w * q + self.bias(state)                                   # Q_i(s, a_i)
+        advantages = (w * (q - q_max)).detach()                                # A_i(s, a_i) <= 0
+        return utilities.sum(-1) + ((self.lambdas(state, actions) - 1) * advantages).sum(-1)
+
+
+def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: int, hidden: int,
+               heads: int) -> nn.Module | None:
+    """The registry of mixers; 'none' (IQL) has no mixer: each agent learns from its own reward."""
+    if kind == "none":
+        return None
+    if kind == "vdn":
+        return VDNMixer()
+    if kind == "qmix":
+        return QMixer(n_agents, state_dim, embed, hidden)
+    if kind == "qplex":
+        return QPLEXMixer(n_agents, state_dim, n_actions, heads, embed, hidden)
+    raise ValueError(f"unknown mixer '{kind}'")

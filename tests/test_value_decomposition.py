@@ -1,0 +1,256 @@
+"""IQL / VDN / QMIX / QPLEX mechanics: mixer properties, IQL's independence, masks, targets, configs, CLI."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from advisor.errors import AdvisorError
+from algorithms import ALGORITHMS, make, make_config
+from algorithms.base import field_docs
+from algorithms.core.mixers import QMixer, QPLEXMixer, VDNMixer
+from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.value_decomposition import ValueDecomposition, lambda_returns
+from tests.conftest import SPREAD, SPREAD_KWARGS
+
+VALUE_BASED = ("iql", "vdn", "qmix", "qplex")
+runner = CliRunner()
+
+
+def _algo(algo="qmix", env=SPREAD, kwargs=SPREAD_KWARGS, num_envs=2, **overrides):
+    torch.manual_seed(0)
+    envs = PettingZooVecEnv(env, kwargs, num_envs=num_envs)
+    return make(algo, envs, **overrides), envs
+
+
+# --- Mixer properties ------------------------------------------------------------------------------
+
+
+def test_qmix_mixer_is_monotonic_in_every_agent_utility():
+    """Rashid et al. 2018, Eq. 5: dQ_tot/dQ_i >= 0 for every state and utility, by construction."""
+    torch.manual_seed(0)
+    mixer = QMixer(n_agents=4, state_dim=7, embed=8, hidden=16)
+    for p in mixer.parameters():  # large random weights: monotonicity must not depend on initialisation
+        p.data.normal_(0, 2.0)
+    q = (torch.randn(512, 4) * 10).requires_grad_()
+    state = torch.randn(512, 7) * 3
+    (grad,) = torch.autograd.grad(mixer(q, state).sum(), q)
+    assert (grad >= 0).all()
+    assert (grad > 0).float().mean() > 0.5  # not trivially flat
+    # ... and it is state-dependent and not a plain sum.
+    assert not torch.allclose(mixer(q, state), mixer(q, state.flip(0)))
+
+
+def test_vdn_is_exactly_additive():
+    q = torch.randn(64, 5, 3)
+    assert torch.equal(VDNMixer()(q, None), q.sum(-1))
+    a, b = torch.randn(10, 3), torch.randn(10, 3)
+    torch.testing.assert_close(VDNMixer()(a + b, None), VDNMixer()(a, None) + VDNMixer()(b, None))
+
+
+def test_qplex_keeps_igm_and_represents_a_non_monotonic_payoff():
+    """Wang et al. 2021: at the agents' greedy actions Q_tot = sum V_i is the maximum over joint actions
+    (IGM); the lambda weights depend on the joint action, unlike QMIX's state-only weights."""
+    torch.manual_seed(0)
+    mixer = QPLEXMixer(n_agents=2, state_dim=3, n_actions=3, heads=2, embed=8, hidden=16)
+    utilities = torch.randn(3, 2)  # [A, N]
+    state = torch.randn(1, 3)
+    q_max = utilities.max(0).values[None]  # [1, N]
+    values = {}
+    for a0 in range(3):
+        for a1 in range(3):
+            q = torch.stack([utilities[a0, 0], utilities[a1, 1]])[None]
+            onehot = torch.nn.functional.one_hot(torch.tensor([[a0, a1]]), 3).float()
+            values[(a0, a1)] = mixer(q, state, q_max, onehot).item()
+    greedy = tuple(utilities.argmax(0).tolist())
+    assert max(values, key=values.get) == greedy
+    lam = [mixer.lambdas(state, torch.nn.functional.one_hot(torch.tensor([[a, a]]), 3).float()) for a in range(3)]
+    assert all((lam_a > 0).all() for lam_a in lam) and not torch.allclose(lam[0], lam[1])
+
+
+# --- IQL uses only each agent's own data -------------------------------------------------------------
+
+
+def _batch(algo: ValueDecomposition, envs, episodes: int = 3):
+    algo.begin(envs.reset(seed=0))
+    while len(algo.replay) < episodes:
+        algo.collect()
+    sample = algo.replay.sample(episodes)
+    batch = {k: torch.as_tensor(v).transpose(0, 1) for k, v in sample.items()}
+    batch["action"] = batch["action"].long()
+    return batch
+
+
+def test_iql_loss_of_each_agent_uses_no_other_agents_data():
+    algo, envs = _algo("iql", rollout_steps=25)
+    batch = _batch(algo, envs)
+    errors, weight = algo.td_errors(batch)
+    assert errors.shape == weight.shape == batch["reward"].shape  # [T, B, N]: one error per agent
+    changed = {k: v.clone() for k, v in batch.items()}
+    changed["obs"][..., 1, :] += torch.randn_like(changed["obs"][..., 1, :]) * 5  # agent 1's data only
+    changed["reward"][..., 1] += 100.0
+    changed["action"][..., 1] = (changed["action"][..., 1] + 1) % 5
+    changed["state"] = torch.randn_like(changed["state"])  # the global state is not IQL's business
+    after, _ = algo.td_errors(changed)
+    torch.testing.assert_close(after[..., [0, 2]], errors[..., [0, 2]], rtol=0, atol=0)
+    assert not torch.allclose(after[..., 1], errors[..., 1])
+    # The mixers, by contrast, couple the agents: the same change moves QMIX's team error.
+    qmix, envs = _algo("qmix", rollout_steps=25)
+    batch = _batch(qmix, envs)
+    before, _ = qmix.td_errors(batch)
+    changed = {**batch, "reward": batch["reward"].clone()}
+    changed["reward"][..., 1] += 100.0
+    assert not torch.allclose(qmix.td_errors(changed)[0], before)
+
+
+def test_agent_utilities_depend_only_on_own_observation():
+    algo, envs = _algo("qmix")
+    obs = torch.as_tensor(envs.reset(seed=0).obs)
+    before, _ = algo.q_values(obs, None)
+    changed = obs.clone()
+    changed[:, 2] += 3.0
+    after, _ = algo.q_values(changed, None)
+    torch.testing.assert_close(before[:, :2], after[:, :2], rtol=0, atol=0)
+
+
+# --- Acting and targets ----------------------------------------------------------------------------
+
+
+def test_masked_actions_are_never_chosen():
+    algo, envs = _algo("qmix", env="mpe2:simple_speaker_listener_v4", kwargs={}, epsilon_start=1.0)
+    step = envs.reset(seed=0)
+    for _ in range(50):
+        actions, _ = algo.act(step, None, deterministic=False)
+        assert actions[:, 0].max() < 3  # the speaker has 3 real choices out of the padded 5
+        step = envs.step(actions)
+
+
+def test_epsilon_anneals_linearly_and_greedy_ignores_it():
+    algo, envs = _algo("vdn", epsilon_start=1.0, epsilon_finish=0.1, epsilon_anneal_steps=1000)
+    assert algo.epsilon() == 1.0
+    algo.env_steps = 500
+    assert np.isclose(algo.epsilon(), 0.55)
+    algo.env_steps = 5000
+    assert np.isclose(algo.epsilon(), 0.1)
+    step = envs.reset(seed=0)
+    greedy = algo.q_values(torch.as_tensor(step.obs), None)[0].argmax(-1).numpy()
+    assert (algo.act(step, None, deterministic=True)[0] == greedy).all()
+
+
+def test_lambda_returns_one_step_and_monte_carlo():
+    reward = torch.tensor([[1.0], [2.0], [3.0], [0.0]])       # [T=4, B=1], last step is padding
+    next_value = torch.tensor([[10.0], [20.0], [30.0], [0.0]])
+    terminated = torch.tensor([[False], [False], [False], [False]])
+    filled = torch.tensor([[True], [True], [True], [False]])
+    one_step = lambda_returns(reward, terminated, next_value, filled, gamma=0.5, lam=0.0)
+    torch.testing.assert_close(one_step[:3, 0], torch.tensor([6.0, 12.0, 18.0]))
+    mc = lambda_returns(reward, terminated, next_value, filled, gamma=0.5, lam=1.0)
+    # lam=1: discounted rewards to the episode's end, bootstrapped once from the last real next value.
+    torch.testing.assert_close(mc[:3, 0], torch.tensor([1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 30,
+                                                        2 + 0.5 * 3 + 0.25 * 30, 3 + 0.5 * 30]))
+    terminal = lambda_returns(reward, torch.tensor([[False], [False], [True], [False]]), next_value, filled, 0.5, 0.0)
+    assert terminal[2, 0] == 3.0
+
+
+def test_truncated_episodes_bootstrap_from_the_final_observation():
+    algo, envs = _algo("qmix", kwargs={**SPREAD_KWARGS, "max_cycles": 5}, rollout_steps=5)
+    algo.begin(envs.reset(seed=0))
+    algo.collect()
+    assert len(algo.replay) == 2
+    episode = algo.replay.episodes[0]
+    assert episode["obs"].shape[0] == 6 and episode["action"].shape[0] == 5
+    assert not episode["terminated"].any()  # MPE truncates at max_cycles: the targets bootstrap
+    assert not np.allclose(episode["obs"][-1], envs.reset(seed=0).obs[0])  # the final obs, not the reset one
+
+
+@pytest.mark.parametrize("algo_id", VALUE_BASED)
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_every_variant_trains_and_changes_its_networks(algo_id, recurrent):
+    algo, envs = _algo(algo_id, recurrent=recurrent, rollout_steps=25, batch_size=2, target_update_interval=3,
+                       recency_half_life=1.0 if recurrent else 0.0, td_lambda=0.5 if recurrent else 0.0)
+    before = [p.detach().clone() for p in algo.params]
+    seen = []
+    algo.learn(150, lambda a, m: seen.append(m))
+    assert np.isfinite(seen[-1]["losses/td"]) and seen[-1]["env_steps"] == 150
+    assert any(not torch.equal(b, p) for b, p in zip(before, algo.params))
+    assert algo.updates == 3 and all(torch.equal(t, p) for t, p in  # hard update after 3 steps
+                                     zip(algo.target_agent.parameters(), algo.agent.parameters()))
+
+
+def test_same_seed_same_updates():
+    def run():
+        algo, envs = _algo("qplex", rollout_steps=25, batch_size=2)
+        algo.begin(envs.reset(seed=3))
+        return [m["losses/td"] for m in _collect_metrics(algo, 100)]
+    assert run() == run()
+
+
+def _collect_metrics(algo, steps):
+    seen = []
+    algo.learn(steps, lambda a, m: seen.append(m))
+    return seen
+
+
+# --- Configs and registry ----------------------------------------------------------------------------
+
+
+def test_configs_match_their_algorithm_and_are_documented():
+    expected = {"iql": ("none", False), "vdn": ("vdn", False), "qmix": ("qmix", True), "qplex": ("qplex", True)}
+    for algo_id, (mixer, needs_state) in expected.items():
+        cls = ALGORITHMS[algo_id].config_cls
+        assert cls().mixer == mixer and cls.needs_state is needs_state and cls.policy_type == "off-policy"
+        assert cls.action_spaces == {"discrete"}
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in field_docs(cls)]
+        assert not missing
+    assert ALGORITHMS["iql"].config_cls.reward_settings == {"cooperative", "competitive", "mixed"}
+    assert ALGORITHMS["qmix"].config_cls.reward_settings == {"cooperative"}
+
+
+def test_bad_values_are_refused():
+    with pytest.raises(AdvisorError, match="'mixer' must be one of"):
+        make_config("qmix", {"mixer": "qtran"})
+    with pytest.raises(AdvisorError, match="'td_lambda' must lie in"):
+        make_config("vdn", {"td_lambda": "2"})
+    with pytest.raises(AdvisorError, match="'batch_size' must be positive"):
+        make_config("iql", {"batch_size": "0"})
+
+
+# --- End to end through the CLI ----------------------------------------------------------------------
+
+
+def test_continuous_env_gets_one_clear_error():
+    result = runner.invoke(app, ["train", "qmix", "--env", SPREAD, "--env-kwarg", "continuous_actions=true",
+                                 "--steps", "100"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "unsupported-action-space" in result.output and "mappo" in result.output
+
+
+@pytest.mark.parametrize("env", ["matrix:climbing", SPREAD])
+def test_train_resume_eval_end_to_end(tmp_path, env):
+    small = ["--num-envs", "2", "--eval-episodes", "4", "--set", "batch_size=4", "--checkpoint-every", "50"]
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "qmix", "--env", env, "--steps", "100", "--out", str(out), *small])
+    assert result.exit_code == 0, result.output
+    assert (out / "checkpoints" / "latest.pt").is_file() and (out / "eval.json").is_file()
+    result = runner.invoke(app, ["train", "--resume", str(out), "--steps", "200"])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["env_steps"] == 200
+    result = runner.invoke(app, ["eval", str(out), "--episodes", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["episodes"] == 4
+
+
+def test_resume_continues_exactly(tmp_path):
+    """A run stopped and resumed at a checkpoint writes the same metrics as one that never stopped."""
+    args = ["train", "vdn", "--env", SPREAD, "--num-envs", "2", "--eval-episodes", "2", "--set", "batch_size=2",
+            "--set", "recurrent=true", "--checkpoint-every", "100"]
+    assert runner.invoke(app, [*args, "--steps", "300", "--out", str(tmp_path / "straight")]).exit_code == 0
+    assert runner.invoke(app, [*args, "--steps", "150", "--out", str(tmp_path / "split")]).exit_code == 0
+    assert runner.invoke(app, ["train", "--resume", str(tmp_path / "split"), "--steps", "300"]).exit_code == 0
+    straight, split = ((tmp_path / n / "metrics.csv").read_text() for n in ("straight", "split"))
+    assert straight == split and len(straight.splitlines()) == 7  # header + 6 iterations of 50 steps
