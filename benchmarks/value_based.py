@@ -4,6 +4,7 @@ per-agent return after a fixed budget over 3 seeds.
     python benchmarks/value_based.py                    # throughput + returns at 40k steps (several minutes)
     python benchmarks/value_based.py --budget 100000    # a longer budget
     python benchmarks/value_based.py --skip-returns     # throughput only (about 1 minute)
+    python benchmarks/value_based.py --skip-throughput --recency-half-life 200   # QMIX: recency replay vs uniform
 
 Throughput counts env steps per second (each step moves every agent) over collection plus updates, with
 K = 8 copies and the learning settings below; raw stepping uses the unchecked construction trainers use.
@@ -29,10 +30,10 @@ from benchmarks.throughput import ENV, KWARGS, raw_steps_per_s  # noqa: E402
 SETTINGS = {"updates_per_iteration": 8, "epsilon_anneal_steps": 10_000, "standardise_rewards": True, "tau": 0.01}
 
 
-def train(algo_id: str, seed: int, steps: int, num_envs: int = 8):
+def train(algo_id: str, seed: int, steps: int, num_envs: int = 8, **overrides):
     seed_everything(seed)
     envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
-    algo = make(algo_id, envs, **SETTINGS)
+    algo = make(algo_id, envs, **{**SETTINGS, **overrides})
     algo.begin(envs.reset(seed=seed))
     return algo
 
@@ -45,8 +46,8 @@ def training_steps_per_s(algo_id: str, steps: int) -> float:
     return (algo.env_steps - start_steps) / (time.perf_counter() - start)
 
 
-def final_return(algo_id: str, seed: int, budget: int) -> float:
-    algo = train(algo_id, seed, budget)
+def final_return(algo_id: str, seed: int, budget: int, **overrides) -> float:
+    algo = train(algo_id, seed, budget, **overrides)
     algo.learn(budget)
     return evaluate(algo, ENV, KWARGS, episodes=64, deterministic=True, seed=seed + 10_000)["return_mean"]
 
@@ -56,21 +57,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000, help="env steps timed per throughput measurement")
     parser.add_argument("--budget", type=int, default=40_000, help="training env steps per seed for returns")
     parser.add_argument("--skip-returns", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--recency-half-life", type=float, default=0.0,
+                        help="also measure QMIX with recency-prioritised replay of this half-life (episodes)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # measured: 2 threads on this shared 2-core machine were 5-7x slower
     print(f"simple_spread_v3 {KWARGS}, torch {torch.__version__}, {torch.get_num_threads()} threads, K=8, {SETTINGS}")
-    raw = raw_steps_per_s(False, args.steps)
-    print(f"raw stepping, unchecked: {raw:8,.0f} env steps/s")
-    for algo_id in ("qmix", "vdn"):
-        sps = training_steps_per_s(algo_id, args.steps)
-        print(f"{algo_id:>5} training: {sps:8,.0f} env steps/s ({sps / raw:.0%} of raw)", flush=True)
+    if not args.skip_throughput:
+        raw = raw_steps_per_s(False, args.steps)
+        print(f"raw stepping, unchecked: {raw:8,.0f} env steps/s")
+        for algo_id in ("qmix", "vdn"):
+            sps = training_steps_per_s(algo_id, args.steps)
+            print(f"{algo_id:>5} training: {sps:8,.0f} env steps/s ({sps / raw:.0%} of raw)", flush=True)
     if args.skip_returns:
         return
     print(f"final per-agent return after {args.budget:,} env steps (64 greedy evaluation episodes; "
           f"random -26.8, do-nothing -24.4):")
-    for algo_id in ("qmix", "vdn"):
-        returns = [final_return(algo_id, seed, args.budget) for seed in (0, 1, 2)]
-        print(f"{algo_id:>5}: " + ", ".join(f"{r:.1f}" for r in returns)
+    variants = [("qmix", {}), ("vdn", {})]
+    if args.recency_half_life > 0:
+        variants.append(("qmix", {"recency_half_life": args.recency_half_life}))
+    for algo_id, overrides in variants:
+        returns = [final_return(algo_id, seed, args.budget, **overrides) for seed in (0, 1, 2)]
+        label = algo_id + "".join(f" {k}={v:g}" for k, v in overrides.items())
+        print(f"{label:>5}: " + ", ".join(f"{r:.1f}" for r in returns)
               + f"  (mean {statistics.mean(returns):.1f})", flush=True)
 
 
