@@ -109,3 +109,16 @@ def test_mappo_trains_with_an_agent_leaving_early():
     assert dead[:, :, 1].any() and not dead[:, :, [0, 2]].any()
     losses = algo.update(batch)
     assert all(np.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("env_id", ["mpe2:simple_spread_v3", "mpe2:simple_adversary_v3", "mpe2:simple_tag_v3"])
+def test_mpe_state_taken_from_observations_equals_env_state(env_id):
+    """The adapter reuses the step's observations as mpe2's state(); it must be bit-identical."""
+    envs = PettingZooVecEnv(env_id, {}, num_envs=2)
+    assert all(c.state_from_obs for c in envs.copies)
+    step = envs.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        for k, copy in enumerate(envs.copies):
+            np.testing.assert_array_equal(step.state[k], np.asarray(copy.env.state(), np.float32))
+        step = envs.step(rng.integers(0, 5, (2, envs.info.n_agents)))

@@ -9,7 +9,7 @@ class MaskedCategorical:
     """Categorical over the allowed actions only; forbidden actions get probability exactly 0."""
 
     def __init__(self, logits: torch.Tensor, mask: torch.Tensor):
-        self.dist = Categorical(logits=logits.masked_fill(~mask, torch.finfo(logits.dtype).min))
+        self.dist = Categorical(logits=logits.masked_fill(~mask, torch.finfo(logits.dtype).min), validate_args=False)
         self.mask = mask
 
     def sample(self) -> torch.Tensor:
@@ -34,7 +34,7 @@ class DiagGaussian:
     """
 
     def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, dim_mask: torch.Tensor):
-        self.dist = Normal(mean, log_std.exp().expand_as(mean))
+        self.dist = Normal(mean, log_std.exp().expand_as(mean), validate_args=False)
         self.dim_mask = dim_mask.float()
 
     def sample(self) -> torch.Tensor:

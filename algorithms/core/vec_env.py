@@ -137,6 +137,18 @@ def _describe(env, env_id: str, turn_based: bool) -> EnvInfo:
                    low, high, turn_based, has_mask)
 
 
+def _state_is_concatenated_obs(env) -> bool:
+    """mpe2's SimpleEnv.state() is, by its definition, every agent's observation concatenated in
+    possible_agents order (and MPE agents never leave early): reuse the observations of the step
+    instead of computing them all a second time (about 12% of an MPE step)."""
+    try:
+        from mpe2._mpe_utils.simple_env import SimpleEnv
+    except ImportError:
+        return False
+    raw = getattr(env, "unwrapped", env)
+    return isinstance(raw, SimpleEnv) and type(raw).state is SimpleEnv.state
+
+
 # ---------------------------------------------------------------------------------------------------
 # One PettingZoo environment, adapted to fixed-size arrays
 
@@ -149,6 +161,7 @@ class _Adapter:
         self.index = {a: i for i, a in enumerate(info.agents)}
         self.returns = np.zeros(info.n_agents, np.float64)
         self.length = 0
+        self.state_from_obs = info.state_source != "env.state()" or _state_is_concatenated_obs(env)
 
     def _write_obs(self, agent: str, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray) -> None:
         i = self.index[agent]
@@ -160,7 +173,7 @@ class _Adapter:
         obs_row[i, : flat.size] = flat
 
     def _state(self, obs_row: np.ndarray) -> np.ndarray:
-        if self.info.state_source == "env.state()":
+        if not self.state_from_obs:
             return np.asarray(self.env.state(), np.float32).reshape(-1)
         return np.concatenate([obs_row[i, :n] for i, n in enumerate(self.info.obs_sizes)])
 
