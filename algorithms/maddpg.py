@@ -25,7 +25,7 @@ from torch import nn
 from advisor.errors import AdvisorError
 from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
 from algorithms.core.distributions import to_env_actions
-from algorithms.core.metrics import episode_metrics
+from algorithms.core.metrics import episode_metrics, team_returns
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
 from algorithms.core.vec_env import Step, VecEnv
 
@@ -364,10 +364,11 @@ class MADDPG(Algorithm):
     def _team_metrics(self, finished: list[tuple[int, np.ndarray, int]]) -> dict[str, float]:
         if self.teams is None:
             return {}
-        index = {a: i for i, a in enumerate(self.info.agents)}
-        returns = np.stack([r for _, r, _ in finished]) if finished else None  # [episodes, N]
-        return {f"charts/team_return/{t}": float(returns[:, [index[a] for a in members]].mean())
-                if returns is not None else math.nan for t, members in self.teams.items()}
+        if not finished:
+            return {f"charts/team_return/{t}": math.nan for t in self.teams}
+        returns = np.stack([r for _, r, _ in finished])  # [episodes, N]
+        return {f"charts/team_return/{t}": float(r.mean())
+                for t, r in team_returns(returns, self.info.agents, self.teams).items()}
 
     # ------------------------------------------------------------------ saving and loading
 

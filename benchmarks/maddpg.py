@@ -18,34 +18,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.env_factory import make_env  # noqa: E402
 from algorithms.core.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
 from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from benchmarks.throughput import raw_steps_per_s  # noqa: E402
 
 ENV = "mpe2:simple_spread_v3"
 KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25, "continuous_actions": True}
 PAPER = {"learning_starts": 2_000}               # the paper's update schedule, updates start early
 FAST = {"learning_starts": 2_000, "updates": 4}  # tests/test_learning_maddpg.py
-
-
-def raw_steps_per_s(checked: bool, steps: int) -> float:
-    env = make_env(ENV, KWARGS, checked=checked)
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    actions = rng.random((steps, 3, 5), dtype=np.float32)  # drawn up front: sampling is not the env's cost
-    start = time.perf_counter()
-    for t in range(steps):
-        if not env.agents:
-            env.reset()
-        env.step({a: actions[t, i] for i, a in enumerate(env.agents)})
-    return steps / (time.perf_counter() - start)
 
 
 def maddpg_steps_per_s(num_envs: int, steps: int, overrides: dict) -> float:
@@ -80,8 +66,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     print(f"continuous simple_spread_v3 {KWARGS}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    raw_checked = raw_steps_per_s(True, args.steps)
-    raw_unchecked = raw_steps_per_s(False, args.steps)
+    raw_checked = raw_steps_per_s(True, args.steps, KWARGS)
+    raw_unchecked = raw_steps_per_s(False, args.steps, KWARGS)
     print(f"raw stepping, parallel_env() with PettingZoo's checks: {raw_checked:8,.0f} env steps/s")
     print(f"raw stepping, unchecked (what trainers use):          {raw_unchecked:8,.0f} env steps/s")
     print(f"{'schedule':<22} {'K':>3} {'MADDPG steps/s':>15} {'vs checked':>11} {'vs unchecked':>13}")

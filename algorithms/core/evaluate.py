@@ -8,6 +8,7 @@ import numpy as np
 
 from advisor.errors import AdvisorError
 from algorithms.base import Algorithm
+from algorithms.core.metrics import team_returns
 from algorithms.core.vec_env import PettingZooVecEnv
 
 
@@ -53,10 +54,8 @@ def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], de
                       for i, a in enumerate(agents)},
     }
     if teams:
-        index = {a: i for i, a in enumerate(agents)}
-        team_returns = {t: returns[:, [index[a] for a in members]].mean(axis=1) for t, members in teams.items()}
         summary["per_team"] = {t: {"agents": list(teams[t]), "mean": float(r.mean()), "std": float(r.std())}
-                               for t, r in team_returns.items()}
+                               for t, r in team_returns(returns, agents, teams).items()}
     return summary
 
 

@@ -13,3 +13,9 @@ def episode_metrics(finished: list[tuple[int, np.ndarray, int]], agents: tuple[s
     return {"charts/return_mean": float(returns.mean()),
             "charts/episode_length": float(np.mean([length for _, _, length in finished])),
             **{f"charts/return/{a}": float(returns[:, i].mean()) for i, a in enumerate(agents)}}
+
+
+def team_returns(returns: np.ndarray, agents: tuple[str, ...], teams: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Each team's per-episode return, the mean over its members: returns [episodes, N] -> {team: [episodes]}."""
+    index = {a: i for i, a in enumerate(agents)}
+    return {t: returns[:, [index[a] for a in members]].mean(axis=1) for t, members in teams.items()}
