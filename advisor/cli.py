@@ -1,7 +1,8 @@
 """The `marl` command: registers one command per module in advisor/commands, nothing else."""
 import typer
 
-from advisor.commands import advise_cmd, algorithms_cmd, eval_cmd, inspect_cmd, rules_cmd, train_cmd
+from advisor.commands import (advise_cmd, algorithms_cmd, compare_cmd, eval_cmd, inspect_cmd, plot_cmd,
+                             rules_cmd, train_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -16,6 +17,8 @@ app.command("algorithms")(algorithms_cmd.algorithms)
 app.command("advise")(advise_cmd.advise)
 app.command("inspect")(inspect_cmd.inspect_env)
 app.add_typer(rules_cmd.app, name="rules")
+app.command("plot")(plot_cmd.plot)
+app.command("compare")(compare_cmd.compare)
 
 if __name__ == "__main__":
     app()

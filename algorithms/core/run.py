@@ -77,8 +77,10 @@ def claim_run_dir(run_dir: Path) -> None:
 
 def read_spec(run_dir: Path) -> RunSpec:
     path = run_dir / "config.yaml"
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise AdvisorError("missing-run-dir", f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise AdvisorError("not-a-run-dir", f"{run_dir} is a file, not a run directory")
     if not path.is_file():
         raise AdvisorError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
     try:

@@ -1,0 +1,77 @@
+"""`marl plot` and `marl compare` on real (tiny) run directories."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from advisor.curves import aggregate, load_run
+from algorithms.core.run import RunSpec, Trainer
+
+runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, list[Path]]:
+    """Three seeds each of MAPPO and IPPO, 300 steps, so curves have several points."""
+    root = tmp_path_factory.mktemp("runs")
+    out: dict[str, list[Path]] = {"mappo": [], "ippo": []}
+    for algo in out:
+        for seed in range(3):
+            path = root / f"{algo}-{seed}"
+            spec = RunSpec(algo, "mpe2:simple_spread_v3", {}, steps=300, seed=seed, num_envs=2, device="cpu",
+                           checkpoint_every=10**9, eval_episodes=2, config={"rollout_steps": 25, "epochs": 1})
+            Trainer.create(spec, path).train()
+            out[algo].append(path)
+    return out
+
+
+def test_plot_one_run_and_three_seeds_of_two_algorithms(runs, tmp_path):
+    one = tmp_path / "one.png"
+    result = runner.invoke(app, ["plot", str(runs["mappo"][0]), "--out", str(one)])
+    assert result.exit_code == 0, result.output
+    assert one.read_bytes()[:8] == PNG
+    many = tmp_path / "many.png"
+    result = runner.invoke(app, ["plot", *map(str, runs["mappo"] + runs["ippo"]), "--out", str(many),
+                                 "--metric", "losses/entropy"])
+    assert result.exit_code == 0, result.output
+    assert many.read_bytes()[:8] == PNG and "2 curves from 6 runs" in " ".join(result.output.split())
+
+
+def test_aggregate_gives_mean_and_a_band_that_contains_it(runs):
+    loaded = [load_run(p) for p in runs["mappo"]]
+    (curve,) = aggregate(loaded, "losses/entropy", points=20)
+    assert curve.runs == 3 and curve.steps.shape == (20,)
+    per_run = np.stack([np.interp(curve.steps, r.columns["env_steps"], r.columns["losses/entropy"]) for r in loaded])
+    np.testing.assert_allclose(curve.mean, per_run.mean(axis=0))
+    assert np.all(curve.low <= curve.mean) and np.all(curve.high >= curve.mean)
+    assert np.any(curve.high > curve.low)  # seeds differ, so the band has width
+
+
+def test_compare_reports_final_returns_and_speed(runs):
+    result = runner.invoke(app, ["compare", *map(str, runs["mappo"][:2]), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["seed"] for r in rows] == [0, 1] and all(r["return_source"] == "eval.json" for r in rows)
+    evaluation = json.loads((runs["mappo"][0] / "eval.json").read_text())
+    assert rows[0]["final_return"] == evaluation["return_mean"]
+    assert rows[0]["steps_per_s"] > 0 and rows[0]["wall_time_s"] > 0 and rows[0]["env_steps"] == 300
+    table = runner.invoke(app, ["compare", str(runs["ippo"][0])])
+    assert table.exit_code == 0 and "ippo" in table.output
+
+
+def test_bad_inputs_give_clear_errors(runs, tmp_path):
+    no_metrics = tmp_path / "empty-run"
+    no_metrics.mkdir()
+    (no_metrics / "config.yaml").write_text((runs["mappo"][0] / "config.yaml").read_text())
+    for args, needle in ((["plot", str(no_metrics), "--out", str(tmp_path / "x.png")], "no-metrics"),
+                         (["plot", str(runs["mappo"][0]), "--metric", "charts/retrun_mean",
+                           "--out", str(tmp_path / "x.png")], "did you mean 'charts/return_mean'"),
+                         (["plot", str(runs["mappo"][0]), "--out", str(tmp_path / "x.jpg")], "bad-output"),
+                         (["compare", str(tmp_path / "missing")], "missing-run-dir")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and needle in result.output, result.output
+    assert not (tmp_path / "x.png").exists()
