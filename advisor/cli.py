@@ -2,7 +2,7 @@
 import typer
 
 from advisor.commands import (advise_cmd, algorithms_cmd, compare_cmd, eval_cmd, inspect_cmd, plot_cmd,
-                             rules_cmd, train_cmd)
+                             rules_cmd, scaffold_cmd, train_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -17,6 +17,7 @@ app.command("algorithms")(algorithms_cmd.algorithms)
 app.command("advise")(advise_cmd.advise)
 app.command("inspect")(inspect_cmd.inspect_env)
 app.add_typer(rules_cmd.app, name="rules")
+app.command("scaffold")(scaffold_cmd.scaffold)
 app.command("plot")(plot_cmd.plot)
 app.command("compare")(compare_cmd.compare)
 

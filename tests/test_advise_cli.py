@@ -59,7 +59,8 @@ def test_json_output_has_the_required_keys():
     assert data["sources"]["global_state"] == "default"
     rules = {t["rule"]: t for t in data["trace"] if t["stage"] == "matrix"}
     assert rules["cooperative-discrete-qmix"]["fired"] is True
-    assert data["next"]["commands"] == ["marl train qmix --env <env>"] and "fallback" not in data["next"]
+    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env>"]
+    assert "fallback" not in data["next"]
 
 
 POPULATION_FLAGS = ["--multiple-learners", "--interdependent", "--reward-structure", "cooperative", "--coordination",

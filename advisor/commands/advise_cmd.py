@@ -27,6 +27,8 @@ def advise(
     env: Optional[str] = typer.Option(None, "--env", help="Detect facts from this PettingZoo env, e.g. mpe2:simple_spread_v3."),
     env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
     json_output: bool = typer.Option(False, "--json", help="Print the recommendation as JSON."),
+    scaffold_dir: Optional[Path] = typer.Option(
+        None, "--scaffold", help="Also write a starter project for the recommended algorithm here (needs --env)."),
     interactive: Optional[bool] = typer.Option(
         None, "--interactive/--no-interactive",
         help="Ask for missing answers. Default: only when stdin is a terminal; without one, missing answers are an error."),
@@ -82,6 +84,8 @@ def advise(
 
     rec = evaluate(answers, rs)
     bundled = bundled_algorithms(rs, load_registry())
+    if scaffold_dir is not None:
+        _scaffold(rec.algorithm, bundled, env, env_kwarg, scaffold_dir, rec.pitfalls)
     env_args = _env_args(env, env_kwarg)
     steps = next_steps(rec, rs, bundled, env_args)
     sources = _sources(answers, from_flags, from_file, detected, asked, env)
@@ -95,6 +99,18 @@ def advise(
     else:
         console.print(render_recommendation(rec, rs, bundled, sources))
         console.print(render_next_steps(steps), soft_wrap=True)
+
+
+def _scaffold(algo: str, bundled: Any, env: str | None, env_kwarg: list[str] | None, out: Path,
+              pitfalls: Any) -> None:
+    if env is None:
+        raise AdvisorError("scaffold-needs-env", "--scaffold needs --env: the starter project trains on it")
+    if algo not in bundled:
+        raise AdvisorError("not-bundled", f"the recommended algorithm '{algo}' is not bundled yet, so it cannot be scaffolded",
+                           "see the bundled alternative in `marl advise` and use `marl scaffold ALGO --env ENV --out DIR`")
+    from advisor.commands.scaffold_cmd import scaffold_project
+
+    scaffold_project(algo, env, env_kwarg, None, out, force=False, pitfalls=pitfalls)
 
 
 def _refuse_missing(answers: dict[str, FactValue], rs: RuleSet) -> None:
