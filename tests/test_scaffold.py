@@ -87,3 +87,25 @@ def test_advise_scaffolds_the_recommendation_with_its_pitfalls(tmp_path):
     assert "## Pitfalls that apply" in readme and "- **" in readme  # the advice's pitfalls, not the placeholder
     missing_env = runner.invoke(app, ["advise", *QMIX_FLAGS, "--scaffold", str(tmp_path / "other")])
     assert missing_env.exit_code == 2 and "scaffold-needs-env" in missing_env.output
+
+
+@pytest.mark.parametrize("algo", ["qmix", "mappo", "ippo"])
+def test_standalone_project_needs_nothing_from_this_package(algo, tmp_path):
+    from advisor.scaffold import STANDALONE, TEMPLATES
+
+    if not (TEMPLATES / f"{STANDALONE[algo][0]}.tmpl").exists():
+        pytest.fail(f"standalone template for {algo} missing")
+    project = tmp_path / "project"
+    result = runner.invoke(app, ["scaffold", algo, "--env", "mpe2:simple_spread_v3", "--out", str(project), "--standalone"])
+    assert result.exit_code == 0, result.output
+    text = (project / "train.py").read_text()
+    assert "from algorithms" not in text and "import algorithms" not in text and "advisor" not in text
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests"], cwd=project, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_standalone_is_refused_where_it_does_not_exist(tmp_path):
+    result = runner.invoke(app, ["scaffold", "maddpg", "--env", "mpe2:simple_spread_v3", "--env-kwarg",
+                                 "continuous_actions=true", "--out", str(tmp_path / "p"), "--standalone"])
+    assert result.exit_code == 2 and "no-standalone" in result.output and not (tmp_path / "p").exists()

@@ -84,8 +84,8 @@ def advise(
 
     rec = evaluate(answers, rs)
     bundled = bundled_algorithms(rs, load_registry())
-    if scaffold_dir is not None:
-        _scaffold(rec.algorithm, bundled, env, env_kwarg, scaffold_dir, rec.pitfalls)
+    if scaffold_dir is not None:  # check before printing anything; write after the advice is shown
+        _check_scaffold(rec.algorithm, bundled, env)
     env_args = _env_args(env, env_kwarg)
     steps = next_steps(rec, rs, bundled, env_args)
     sources = _sources(answers, from_flags, from_file, detected, asked, env)
@@ -99,18 +99,19 @@ def advise(
     else:
         console.print(render_recommendation(rec, rs, bundled, sources))
         console.print(render_next_steps(steps), soft_wrap=True)
+    if scaffold_dir is not None:
+        from advisor.commands.scaffold_cmd import scaffold_project
+
+        scaffold_project(rec.algorithm, env, env_kwarg, None, scaffold_dir, force=False, pitfalls=rec.pitfalls,
+                         out_console=err_console if json_output else console)
 
 
-def _scaffold(algo: str, bundled: Any, env: str | None, env_kwarg: list[str] | None, out: Path,
-              pitfalls: Any) -> None:
+def _check_scaffold(algo: str, bundled: Any, env: str | None) -> None:
     if env is None:
         raise AdvisorError("scaffold-needs-env", "--scaffold needs --env: the starter project trains on it")
     if algo not in bundled:
         raise AdvisorError("not-bundled", f"the recommended algorithm '{algo}' is not bundled yet, so it cannot be scaffolded",
                            "see the bundled alternative in `marl advise` and use `marl scaffold ALGO --env ENV --out DIR`")
-    from advisor.commands.scaffold_cmd import scaffold_project
-
-    scaffold_project(algo, env, env_kwarg, None, out, force=False, pitfalls=pitfalls)
 
 
 def _refuse_missing(answers: dict[str, FactValue], rs: RuleSet) -> None:

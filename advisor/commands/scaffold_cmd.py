@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import typer
+from rich.console import Console
 
 from advisor.console import console, handles_errors
 from advisor.scaffold import render_project, write_project
@@ -13,14 +14,15 @@ from algorithms.core.env_factory import parse_env_kwargs
 
 
 def scaffold_project(algo: str, env: str, env_kwarg: list[str] | None, set_: list[str] | None, out: Path,
-                     force: bool, pitfalls: Iterable[Any] = ()) -> None:
+                     force: bool, pitfalls: Iterable[Any] = (), standalone: bool = False,
+                     out_console: Console = console) -> None:
     """Render everything first (bad input writes nothing), then write and say what was written."""
-    files = render_project(algo, env, parse_env_kwargs(env_kwarg), parse_set_options(set_), pitfalls)
+    files = render_project(algo, env, parse_env_kwargs(env_kwarg), parse_set_options(set_), pitfalls, standalone)
     written = write_project(out, files, force)
-    console.print(f"wrote a starter project for [bold]{algo}[/] on {env} in {out}:")
+    out_console.print(f"wrote a starter project for [bold]{algo}[/] on {env} in {out}:")
     for path in written:
-        console.print(f"  {path}")
-    console.print(f"next: cd {out} && python train.py")
+        out_console.print(f"  {path}")
+    out_console.print(f"next: cd {out} && python train.py")
 
 
 @handles_errors
@@ -31,6 +33,7 @@ def scaffold(
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Config field KEY=VALUE written into train.py (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Directory to write the project into (new or empty)."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty directory, replacing same-named files."),
+    standalone: bool = typer.Option(False, "--standalone", help="One CleanRL-style train.py needing only torch and PettingZoo (mappo, ippo, qmix)."),
 ) -> None:
     """Write train.py (every config field documented), config.yaml, README.md and tests/test_smoke.py."""
-    scaffold_project(algo, env, env_kwarg, set_, out, force)
+    scaffold_project(algo, env, env_kwarg, set_, out, force, standalone=standalone)

@@ -17,11 +17,23 @@ from algorithms.core.vec_env import PettingZooVecEnv
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+# --standalone: algorithm -> (single-file template, its extra substitutions). CleanRL-style files that need
+# only torch, numpy and PettingZoo; other algorithms are too entangled with the shared core to inline.
+STANDALONE = {"mappo": ("standalone_mappo.py", {"centralised": "True"}),
+              "ippo": ("standalone_mappo.py", {"centralised": "False"}),
+              "qmix": ("standalone_qmix.py", {})}
+
 
 def render_project(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides: dict[str, Any] | None = None,
-                   pitfalls: Iterable[Any] = ()) -> dict[str, str]:
+                   pitfalls: Iterable[Any] = (), standalone: bool = False) -> dict[str, str]:
     """File name -> contents. Raises AdvisorError for an unknown algorithm or env, or a mismatch."""
     entry = get_entry(algo)
+    if standalone and algo not in STANDALONE:
+        raise AdvisorError("no-standalone", f"--standalone is not available for '{algo}'",
+                           f"available for: {', '.join(STANDALONE)}; drop --standalone for a project on the bundled package")
+    if standalone and overrides:
+        raise AdvisorError("no-standalone", "--set cannot be combined with --standalone",
+                           "edit the Args dataclass at the top of the generated train.py instead")
     config = make_config(algo, overrides or {}, source="--set")
     envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=1)  # unknown env -> clear error
     try:
@@ -40,9 +52,31 @@ def render_project(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides
     }
     files = {name: Template((TEMPLATES / f"{name.replace('/', '_')}.tmpl").read_text()).substitute(values)
              for name in ("train.py", "README.md", "tests/test_smoke.py")}
+    if standalone:
+        template, extra = STANDALONE[algo]
+        files["train.py"] = Template((TEMPLATES / f"{template}.tmpl").read_text()).substitute(
+            env_module=_env_module(env_id), env_kwargs=repr(env_kwargs), **extra)
+        files["tests/test_smoke.py"] = (TEMPLATES / "tests_test_smoke_standalone.py.tmpl").read_text()
+        files["README.md"] = Template((TEMPLATES / "README_standalone.md.tmpl").read_text()).substitute(values)
     files["config.yaml"] = yaml.safe_dump({"algo": algo, "env": env_id, "env_kwargs": env_kwargs,
                                            "config": dataclasses.asdict(config)}, sort_keys=False)
     return files
+
+
+def _env_module(env_id: str) -> str:
+    """The importable module of a `package:env_module` id, which a standalone file imports directly."""
+    import importlib
+    import types
+
+    prefix, _, name = env_id.partition(":")
+    try:
+        module = importlib.import_module(f"{prefix}.{name}")
+    except ImportError:
+        module = None
+    if not isinstance(module, types.ModuleType) or not hasattr(module, "parallel_env"):
+        raise AdvisorError("no-standalone", f"--standalone needs an env module with parallel_env(), got '{env_id}'",
+                           "e.g. mpe2:simple_spread_v3; for other envs drop --standalone")
+    return f"{prefix}.{name}"
 
 
 def _pitfall_text(pitfalls: Iterable[Any], env_id: str) -> str:
