@@ -4,6 +4,8 @@ in memory first; files are written only when all of it succeeded."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import types
 from pathlib import Path
 from string import Template
 from typing import Any, Iterable
@@ -50,14 +52,15 @@ def render_project(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides
         "config_fields": fields, "summary": entry.summary,
         "pitfalls": _pitfall_text(pitfalls, env_id),
     }
-    files = {name: Template((TEMPLATES / f"{name.replace('/', '_')}.tmpl").read_text()).substitute(values)
-             for name in ("train.py", "README.md", "tests/test_smoke.py")}
     if standalone:
         template, extra = STANDALONE[algo]
-        files["train.py"] = Template((TEMPLATES / f"{template}.tmpl").read_text()).substitute(
-            env_module=_env_module(env_id), env_kwargs=repr(env_kwargs), **extra)
-        files["tests/test_smoke.py"] = (TEMPLATES / "tests_test_smoke_standalone.py.tmpl").read_text()
-        files["README.md"] = Template((TEMPLATES / "README_standalone.md.tmpl").read_text()).substitute(values)
+        values.update(env_module=_env_module(env_id), **extra)
+        sources = {"train.py": template, "README.md": "README_standalone.md",
+                   "tests/test_smoke.py": "tests_test_smoke_standalone.py"}
+    else:
+        sources = {"train.py": "train.py", "README.md": "README.md", "tests/test_smoke.py": "tests_test_smoke.py"}
+    files = {name: Template((TEMPLATES / f"{source}.tmpl").read_text()).substitute(values)
+             for name, source in sources.items()}
     files["config.yaml"] = yaml.safe_dump({"algo": algo, "env": env_id, "env_kwargs": env_kwargs,
                                            "config": dataclasses.asdict(config)}, sort_keys=False)
     return files
@@ -65,9 +68,6 @@ def render_project(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides
 
 def _env_module(env_id: str) -> str:
     """The importable module of a `package:env_module` id, which a standalone file imports directly."""
-    import importlib
-    import types
-
     prefix, _, name = env_id.partition(":")
     try:
         module = importlib.import_module(f"{prefix}.{name}")
