@@ -5,7 +5,6 @@ an environment Inspection, the rule files (`marl rules show`) and a rules check 
 """
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Mapping
 
 from rich.console import Group, RenderableType
@@ -44,10 +43,9 @@ def _show(value: Any) -> str:
 def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: str | None) -> dict[str, Any]:
     """The commands to run next, and a note when the recommended algorithm is not bundled yet."""
     env = env_args or ENV_PLACEHOLDER
-    scaffold = importlib.util.find_spec("advisor.commands.scaffold_cmd") is not None
     algo = rec.algorithm
     if algo in bundled:
-        commands = ([f"marl scaffold {algo} --env {env}"] if scaffold else []) + [f"marl train {algo} --env {env}"]
+        commands = [f"marl scaffold {algo} --env {env}", f"marl train {algo} --env {env}"]
         return {"bundled": True, "commands": commands, "note": None}
     name = rs.algorithms[algo].name
     fallback = next((r.algorithm for r in rec.alternatives if r.algorithm in bundled), None)
