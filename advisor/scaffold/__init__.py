@@ -15,7 +15,7 @@ import yaml
 from advisor.errors import AdvisorError
 from algorithms import ALGORITHMS, get_entry, make_config
 from algorithms.base import check_env_supported, field_docs
-from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.core.vec_env import make_vec_env
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -37,7 +37,7 @@ def render_project(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides
         raise AdvisorError("no-standalone", "--set cannot be combined with --standalone",
                            "edit the Args dataclass at the top of the generated train.py instead")
     config = make_config(algo, overrides or {}, source="--set")
-    envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=1)  # unknown env -> clear error
+    envs = make_vec_env(env_id, env_kwargs, num_envs=1)  # unknown env -> clear error
     try:
         check_env_supported(entry.config_cls, algo, envs.info, ALGORITHMS)
         agents = ", ".join(envs.info.agents)

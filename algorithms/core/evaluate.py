@@ -9,7 +9,7 @@ import numpy as np
 from advisor.errors import AdvisorError
 from algorithms.base import Algorithm
 from algorithms.core.metrics import team_returns
-from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.core.vec_env import make_vec_env
 
 
 def _copies_for(episodes: int, limit: int = 16) -> int:
@@ -23,7 +23,7 @@ def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes:
     if episodes < 1:
         raise AdvisorError("bad-episodes", f"--episodes must be at least 1, got {episodes}")
     k = _copies_for(episodes)
-    envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=k)
+    envs = make_vec_env(env_id, env_kwargs, num_envs=k)
     quota = episodes // k
     per_copy: list[list[tuple[np.ndarray, int]]] = [[] for _ in range(k)]
     step = envs.reset(seed=seed)
@@ -64,7 +64,7 @@ def render_gif(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], out: Pa
     """Play one episode with render_mode='rgb_array' and write the frames as an animated GIF."""
     from PIL import Image
 
-    envs = PettingZooVecEnv(env_id, env_kwargs, num_envs=1, render_mode="rgb_array")
+    envs = make_vec_env(env_id, env_kwargs, num_envs=1, render_mode="rgb_array")
     step = envs.reset(seed=seed)
     memory = algo.initial_memory(1)
     frames = [envs.render()]

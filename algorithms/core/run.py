@@ -29,7 +29,7 @@ from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save
 from algorithms.core.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
-from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.core.vec_env import make_vec_env
 
 CHECKPOINT = Path("checkpoints") / "latest.pt"
 
@@ -104,7 +104,7 @@ class Trainer:
         # fixing it in the run's config keeps a resumed run identical to an uninterrupted one.
         torch.set_num_threads(spec.threads)
         seed_everything(spec.seed)
-        self.envs = PettingZooVecEnv(spec.env, spec.env_kwargs, spec.num_envs)
+        self.envs = make_vec_env(spec.env, spec.env_kwargs, spec.num_envs)
         check_env_supported(entry.config_cls, spec.algo, self.envs.info, ALGORITHMS)
         self.algo: Algorithm = entry.algorithm_cls(self.config, self.envs, self.device)
         self.env_restored = False  # a resumed run whose env copies were restored mid-episode

@@ -267,6 +267,26 @@ class TurnBasedAdapter(_Adapter):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Choosing the implementation for an env string
+
+# Natively batched simulators: env-string prefix -> builder(name, env_kwargs, num_envs, render_mode) -> VecEnv.
+# Filled by algorithms.envs modules (e.g. `batched:`); every other env string gets K PettingZoo copies.
+NATIVE_VEC_ENVS: dict[str, Any] = {}
+
+
+def make_vec_env(env_id: str, env_kwargs: dict | None = None, num_envs: int = 1,
+                 render_mode: str | None = None) -> "VecEnv":
+    """The batched env every trainer, evaluator and benchmark uses for `env_id`."""
+    import algorithms.envs  # noqa: F401  lazily: registers the built-in families and native backends
+    prefix, _, name = env_id.partition(":")
+    if prefix in NATIVE_VEC_ENVS:
+        if num_envs < 1:
+            raise AdvisorError("bad-num-envs", f"--num-envs must be at least 1, got {num_envs}")
+        return NATIVE_VEC_ENVS[prefix](name, dict(env_kwargs or {}), num_envs, render_mode)
+    return PettingZooVecEnv(env_id, env_kwargs, num_envs, render_mode)
+
+
+# ---------------------------------------------------------------------------------------------------
 # K copies in one process
 
 
