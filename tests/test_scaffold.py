@@ -14,7 +14,13 @@ from algorithms import ALGORITHMS
 runner = CliRunner()
 
 
+# Algorithms that need a two-player game get one; every other algorithm scaffolds on simple_spread.
+TWO_PLAYER_ENVS = {"self_play": "pettingzoo.classic:tictactoe_v3", "nash_q": "grid:game2"}
+
+
 def _env_for(algo: str) -> list[str]:
+    if algo in TWO_PLAYER_ENVS:
+        return ["--env", TWO_PLAYER_ENVS[algo]]
     if "discrete" in ALGORITHMS[algo].config_cls.action_spaces:
         return ["--env", "mpe2:simple_spread_v3"]
     return ["--env", "mpe2:simple_spread_v3", "--env-kwarg", "continuous_actions=true"]
@@ -28,7 +34,7 @@ def test_scaffolded_project_trains_and_its_run_dir_is_usable(algo, tmp_path):
     train_py = (project / "train.py").read_text()
     fields = [f.name for f in dataclasses.fields(ALGORITHMS[algo].config_cls)]
     assert all(f"    {name}=" in train_py for name in fields)  # every field spelled out, with its docstring above
-    assert (project / "README.md").read_text().startswith(f"# {algo} on mpe2:simple_spread_v3")
+    assert (project / "README.md").read_text().startswith(f"# {algo} on {_env_for(algo)[1]}")
     run = tmp_path / "run"
     done = subprocess.run([sys.executable, "train.py", "--steps", "200", "--num-envs", "2", "--eval-episodes", "2",
                            "--out", str(run)], cwd=project, capture_output=True, text=True, timeout=600)

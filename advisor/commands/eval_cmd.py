@@ -1,4 +1,7 @@
-"""`marl eval RUN_DIR`: per-agent returns of a trained policy, optionally rendered to a GIF."""
+"""`marl eval RUN_DIR`: per-agent returns of a trained policy, optionally rendered to a GIF.
+
+Competitive runs (self_play, or any algorithm on a zero-sum matrix game) also get win/draw/loss against
+random play and against each pool member, from both seats, and the exact exploitability of matrix games."""
 from __future__ import annotations
 
 import json
@@ -9,6 +12,7 @@ import typer
 from rich.table import Table
 
 from advisor.console import console, handles_errors
+from algorithms.core.competitive_eval import competitive_report, zero_sum_payoff
 from algorithms.core.evaluate import evaluate as run_evaluation
 from algorithms.core.evaluate import render_gif
 from algorithms.core.run import load_for_eval
@@ -28,6 +32,8 @@ def evaluate(
     spec, algo = load_for_eval(run_dir, device)
     result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
+    if spec.algo == "self_play" or zero_sum_payoff(spec.env, spec.env_kwargs) is not None:
+        result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
     if render is not None:
         result["render"] = {"path": str(render),
                             "frames": render_gif(algo, spec.env, spec.env_kwargs, render, deterministic, seed)}
@@ -44,5 +50,28 @@ def evaluate(
         table.add_row(f"team {team}", f"{stats['mean']:.2f}", f"{stats['std']:.2f}")
     table.add_row("[bold]all agents", f"[bold]{result['return_mean']:.2f}", f"{result['return_std']:.2f}")
     console.print(table)
+    if "competitive" in result:
+        console.print(_competitive_table(result["competitive"]))
     if render is not None:
         console.print(f"wrote {result['render']['frames']} frames to {render}")
+
+
+def _competitive_table(report: dict) -> Table:
+    """Win/draw/loss rows (overall and per seat) against random play and each pool member."""
+    table = Table(title="competitive: win / draw / loss of the trained policy, playing both seats")
+    for column in ("opponent", "games", "win", "draw", "loss", "win per seat"):
+        table.add_column(column, justify="left" if column in ("opponent", "win per seat") else "right")
+    opponents = [("random", report["vs_random"])]
+    opponents += [(f"pool #{mid} (Elo {r['rating']:.0f})", r) for mid, r in report["vs_pool"].items()]
+    for name, r in opponents:
+        seats = ", ".join(f"{agent} {s['win']:.0%}" for agent, s in r["by_seat"].items())
+        table.add_row(name, str(r["episodes"]), f"{r['win']:.0%}", f"{r['draw']:.0%}", f"{r['loss']:.0%}", seats)
+    notes = []
+    if "rating" in report:
+        notes.append(f"learner Elo {report['rating']:.0f}")
+    for which, value in report.get("exploitability", {}).items():
+        if which != "policy_is_sampled_estimate":
+            notes.append(f"exploitability ({which.replace('_', ' ')}) {value:.4f}")
+    if notes:
+        table.caption = "; ".join(notes)
+    return table

@@ -1,0 +1,178 @@
+"""Competitive evaluation of a trained policy in a two-player zero-sum game.
+
+- Win / draw / loss against an opponent (uniformly random legal actions, or a self-play pool member),
+  with the trained policy in each seat in turn: copy k starts in seat k % 2 and swaps after every
+  episode, so it plays first and second equally often. The outcome is the sign of its episode return.
+- Exact exploitability for matrix games: the payoff matrix is read from the env, the policy's action
+  probabilities at the game's single constant observation from the algorithm, and
+  `game_theory.exploitability_zero_sum` gives what a best response gains against it (NashConv / 2,
+  in payoff units).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from algorithms.core.env_factory import make_env
+from algorithms.core.game_theory import exploitability_zero_sum
+from algorithms.core.vec_env import EnvInfo, Step, make_vec_env
+
+Opponent = Callable[[Step], np.ndarray]  # batched step -> [K, N] actions (only the opponent's seat is used)
+OUTCOMES = ("win", "draw", "loss")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Payoffs and exploitability of matrix games
+
+
+def env_payoffs(env) -> tuple[np.ndarray, np.ndarray] | None:
+    """(A, B): the row and column players' payoff matrices of a matrix-game env, or None for other envs.
+    Built-in games expose `payoffs` (A, B); cooperative ones may expose a single `payoff` both receive."""
+    raw = getattr(env, "unwrapped", env)
+    if getattr(raw, "payoffs", None) is not None:
+        a, b = (np.asarray(m, np.float64) for m in raw.payoffs)
+        return a, b
+    if getattr(raw, "payoff", None) is not None:
+        a = np.asarray(raw.payoff, np.float64)
+        return a, a
+    return None
+
+
+def source_payoffs(source: Any, env_kwargs: dict | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(A, B) of a one-shot matrix game given as a VecEnv of PettingZoo copies or an env id, else None."""
+    if isinstance(source, str):
+        try:
+            env = make_env(source, env_kwargs)
+        except Exception:  # not buildable here: not a matrix game we can read
+            return None
+    else:
+        copies = getattr(source, "copies", None)
+        if not copies:
+            return None
+        env = copies[0].env
+    if getattr(getattr(env, "unwrapped", env), "observe_last_action", False):
+        return None  # observations change within an episode: not a one-shot game with one policy
+    payoffs = env_payoffs(env)
+    return payoffs if payoffs is not None and payoffs[0].ndim == 2 else None
+
+
+def zero_sum_payoff(source: Any, env_kwargs: dict | None = None) -> np.ndarray | None:
+    """The row player's payoff A if `source` (a VecEnv or an env id) is a zero-sum matrix game (B = -A)."""
+    payoffs = source_payoffs(source, env_kwargs)
+    if payoffs is None or not np.allclose(payoffs[1], -payoffs[0]):
+        return None
+    return payoffs[0]
+
+
+def matrix_exploitability(payoff: np.ndarray, probs: np.ndarray) -> float:
+    """Exploitability of the joint policy probs [2, A] (seat 0 plays rows, seat 1 columns; padded actions
+    beyond the matrix are dropped) in the zero-sum game `payoff`."""
+    rows, cols = payoff.shape
+    x, y = probs[0, :rows], probs[1, :cols]
+    return exploitability_zero_sum(payoff, x / x.sum(), y / y.sum())
+
+
+@torch.no_grad()
+def policy_probs(algo: Any, obs: np.ndarray, mask: np.ndarray, samples: int = 4096, seed: int = 0) -> np.ndarray:
+    """[K, N, A] action probabilities of `algo` at a batched observation: exact for algorithms that expose
+    them (`action_probs`, or a `policy` returning a distribution), else the frequencies of `samples`
+    stochastic actions (an estimate, e.g. for value-based learners)."""
+    if hasattr(algo, "action_probs"):
+        return algo.action_probs(obs, mask)
+    if hasattr(algo, "policy"):
+        dist = algo.policy(torch.as_tensor(obs, device=algo.device), torch.as_tensor(mask, device=algo.device))[0]
+        if hasattr(dist, "dist") and hasattr(dist.dist, "probs"):
+            return dist.dist.probs.cpu().numpy()
+    torch.manual_seed(seed)
+    k, n, a = mask.shape
+    tiled = lambda x: np.repeat(x, samples, axis=0)  # noqa: E731
+    step = Step(tiled(obs), np.zeros((k * samples, 1), np.float32), tiled(mask), np.ones((k * samples, n), bool),
+                np.ones((k * samples, n), bool), *([None] * 6), [])
+    actions, _ = algo.act(step, algo.initial_memory(k * samples), False)
+    counts = np.stack([np.eye(a)[actions[:, i].astype(int)] for i in range(n)], axis=1)  # [K*S, N, A]
+    return counts.reshape(k, samples, n, a).mean(axis=1)
+
+
+def exploitability_report(algo: Any, env_id: str, env_kwargs: dict | None) -> dict[str, float] | None:
+    """Exploitability of the learned policy (and of a self-play pool average) if `env_id` is a zero-sum
+    matrix game, else None."""
+    payoff = zero_sum_payoff(env_id, env_kwargs)
+    if payoff is None:
+        return None
+    envs = make_vec_env(env_id, env_kwargs, num_envs=1)
+    first = envs.reset(seed=0)
+    envs.close()
+    report = {"policy": matrix_exploitability(payoff, policy_probs(algo, first.obs, first.action_mask)[0])}
+    if not (hasattr(algo, "action_probs") or hasattr(algo, "policy")):
+        report["policy_is_sampled_estimate"] = 1.0  # frequencies of stochastic actions, not exact probabilities
+    if getattr(algo, "pool", None):
+        report["pool_average"] = matrix_exploitability(payoff, algo.action_probs(first.obs, first.action_mask,
+                                                                                 "pool")[0])
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------
+# Win / draw / loss from both seats
+
+
+def random_opponent(info: EnvInfo, seed: int) -> Opponent:
+    """Uniformly random legal actions (from the action mask), or uniform in the Box for continuous actions."""
+    rng = np.random.default_rng(seed)
+    if info.action_kind == "continuous":
+        return lambda step: rng.uniform(info.action_low, info.action_high, (len(step.obs), *info.action_low.shape))
+    return lambda step: (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
+
+
+def play(algo: Any, env_id: str, env_kwargs: dict | None, opponent: Opponent, episodes: int,
+         deterministic: bool, seed: int) -> dict[str, Any]:
+    """Win/draw/loss rates of `algo` against `opponent` over `episodes` games, overall and per seat
+    (keyed by agent name; in turn-based games the first agent moves first)."""
+    k = min(8, max(2, episodes // 2))
+    quota = -(-episodes // k)  # games per copy; copy k plays seats k%2, 1-k%2, ... in turn
+    envs = make_vec_env(env_id, env_kwargs, num_envs=k)
+    agents = envs.info.agents
+    rows = np.arange(k)
+    seat, played = rows % 2, np.zeros(k, int)
+    counts = np.zeros((2, 3), int)  # [seat, (win, draw, loss)]
+    torch.manual_seed(seed)  # stochastic policies and pool members sample from torch's stream
+    step = envs.reset(seed=seed)
+    memory = algo.initial_memory(k)
+    while played.min() < quota:
+        actions, memory = algo.act(step, memory, deterministic)
+        actions = np.array(actions, copy=True)
+        actions[rows, 1 - seat] = np.asarray(opponent(step))[rows, 1 - seat]
+        step = envs.step(actions)
+        memory = algo.reset_memory(memory, step.episode_end)
+        for c, returns, _ in step.finished:
+            if played[c] < quota:
+                r = returns[seat[c]]
+                counts[seat[c], 0 if r > 0 else 1 if r == 0 else 2] += 1
+                played[c] += 1
+            seat[c] = 1 - seat[c]
+    envs.close()
+
+    def rates(c: np.ndarray) -> dict[str, Any]:
+        total = int(c.sum())
+        return {"episodes": total, **{o: float(c[i] / max(total, 1)) for i, o in enumerate(OUTCOMES)}}
+
+    return {**rates(counts.sum(0)), "by_seat": {agents[s]: rates(counts[s]) for s in (0, 1)}}
+
+
+def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes: int, deterministic: bool,
+                       seed: int) -> dict[str, Any]:
+    """Win/draw/loss against random play and against every pool member (self-play runs), and the exact
+    exploitability for zero-sum matrix games."""
+    report: dict[str, Any] = {"vs_random": play(algo, env_id, env_kwargs, random_opponent(algo.info, seed), episodes,
+                                                deterministic, seed)}
+    pool = getattr(algo, "pool", None) or []
+    report["vs_pool"] = {str(mid): {"rating": float(algo.members[mid].rating),
+                                    **play(algo, env_id, env_kwargs, algo.member_policy(mid), episodes,
+                                           deterministic, seed)} for mid in pool}
+    if getattr(algo, "rating", None) is not None:
+        report["rating"] = float(algo.rating)
+    exploit = exploitability_report(algo, env_id, env_kwargs)
+    if exploit is not None:
+        report["exploitability"] = exploit
+    return report

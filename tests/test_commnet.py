@@ -1,0 +1,218 @@
+"""CommNet mechanics: the message channel (equivariance, self-exclusion, departed agents), what comm_steps
+removes, the message dump, determinism, resume, and the CLI."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from advisor.errors import AdvisorError
+from algorithms import make, make_config
+from algorithms.commnet import CommNetTorso, dump_messages, mean_of_others
+from algorithms.core.run import RunSpec, Trainer
+from algorithms.core.vec_env import PettingZooVecEnv
+from tests.conftest import SPREAD, SPREAD_KWARGS
+
+SL = "mpe2:simple_speaker_listener_v4"
+REF = "mpe2:simple_reference_v3"
+
+
+def _algo(env=SPREAD, kwargs=SPREAD_KWARGS, **overrides):
+    torch.manual_seed(0)
+    envs = PettingZooVecEnv(env, kwargs, num_envs=2)
+    return make("commnet", envs, **overrides), envs
+
+
+# ------------------------------------------------------------------ the communication module
+
+
+def test_permuting_the_agents_permutes_the_outputs():
+    """Equivariance holds for the module given per-agent inputs: the agent-id one-hot is part of each
+    agent's input row, so permuting rows (ids included) permutes the outputs. The policy as a whole tells
+    agents apart by their ids, which is the point of the id input under parameter sharing."""
+    torch.manual_seed(0)
+    n, features = 4, 7
+    module = CommNetTorso(features + n, 16, 2, recurrent=False, comm_steps=2)
+    obs = torch.randn(5, n, features)
+    alive = torch.tensor([1.0, 1.0, 0.0, 1.0]).expand(5, n)
+    x = torch.cat([obs, torch.eye(n).expand(5, n, n), alive.unsqueeze(-1)], dim=-1)  # [B, N, obs + id + alive]
+    perm = torch.tensor([2, 0, 3, 1])
+    out, _ = module(x, None)
+    out_perm, _ = module(x[:, perm], None)
+    torch.testing.assert_close(out_perm, out[:, perm], rtol=1e-5, atol=1e-5)
+    # and over a sequence with a GRU across time
+    module = CommNetTorso(features + n, 16, 1, recurrent=True, comm_steps=1)
+    seq = x.unsqueeze(1).expand(5, 3, n, -1)  # [T, B, N, in]
+    starts = torch.zeros(5, 3, n, dtype=torch.bool)
+    h0 = torch.zeros(3, n, 16)
+    torch.testing.assert_close(module.forward_sequence(seq[:, :, perm], h0, starts),
+                               module.forward_sequence(seq, h0, starts)[:, :, perm], rtol=1e-5, atol=1e-5)
+
+
+def test_an_agents_message_is_the_mean_of_the_others_and_excludes_itself():
+    h = torch.randn(2, 3, 5)
+    alive = torch.ones(2, 3, dtype=torch.bool)
+    c = mean_of_others(h, alive)
+    torch.testing.assert_close(c[:, 0], (h[:, 1] + h[:, 2]) / 2)
+    changed = h.clone()
+    changed[:, 0] += 10.0
+    c2 = mean_of_others(changed, alive)
+    torch.testing.assert_close(c2[:, 0], c[:, 0])  # agent 0 does not hear itself
+    assert not torch.allclose(c2[:, 1], c[:, 1])
+
+
+def test_a_departed_agent_sends_nothing_and_a_lone_agent_hears_zeros():
+    h = torch.randn(2, 3, 5)
+    alive = torch.tensor([[True, False, True], [True, False, False]])
+    c = mean_of_others(h, alive)
+    torch.testing.assert_close(c[0, 0], h[0, 2])            # agent 1 has left: only agent 2 is heard
+    torch.testing.assert_close(c[1, 0], torch.zeros(5))     # no live peer: zeros
+    changed = h.clone()
+    changed[:, 1] += 10.0
+    torch.testing.assert_close(mean_of_others(changed, alive)[:, [0, 2]], c[:, [0, 2]])
+
+
+def test_a_departed_agents_observation_reaches_nobody_through_the_policy():
+    algo, envs = _algo(comm_steps=2)
+    step = envs.reset(seed=0)
+    step.alive[:, 1] = False
+    obs, _, mask = algo._tensors(step)
+    changed = obs.clone()
+    changed[:, 1, :-1] += 5.0
+    before, after = algo.policy(obs, mask)[0].dist.logits, algo.policy(changed, mask)[0].dist.logits
+    torch.testing.assert_close(before[:, [0, 2]], after[:, [0, 2]], rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ what comm_steps removes
+
+
+def _policy_params(algo, obs, mask, h):
+    dist = algo.policy(obs, mask, h)[0]
+    return dist.dist.mean if algo.continuous else dist.dist.logits
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("continuous", [False, True])
+def test_without_communication_agent_i_ignores_agent_js_observation_and_with_it_does_not(recurrent, continuous):
+    for comm_steps in (0, 2):
+        algo, envs = _algo(kwargs={**SPREAD_KWARGS, "continuous_actions": continuous}, comm_steps=comm_steps,
+                           recurrent=recurrent)
+        obs, _, mask = algo._tensors(envs.reset(seed=0))
+        memory = algo.initial_memory(2)
+        h = memory[0] if memory is not None else None
+        changed = obs.clone()
+        changed[:, 1, :-1] += torch.randn_like(changed[:, 1, :-1]) * 5.0  # agent 1 sees something else
+        before, after = _policy_params(algo, obs, mask, h), _policy_params(algo, changed, mask, h)
+        others_same = torch.equal(before[:, [0, 2]], after[:, [0, 2]])
+        assert others_same == (comm_steps == 0), (comm_steps, recurrent, continuous)
+        assert not torch.allclose(before[:, 1], after[:, 1])
+        # and the gradient view: agent 0's output has a gradient w.r.t. agent 1's input only with messages
+        x = obs.clone().requires_grad_(True)
+        _policy_params(algo, x, mask, h)[:, 0].sum().backward()
+        assert (x.grad[:, 1, :-1].abs().sum() > 0) == (comm_steps > 0)
+
+
+# ------------------------------------------------------------------ config, determinism, resume
+
+
+def test_config_is_typed_and_refuses_what_cannot_work():
+    cfg = make_config("commnet", {"comm_steps": "0", "recurrent": "true"})
+    assert (cfg.comm_steps, cfg.recurrent, cfg.centralised_critic) == (0, True, False)
+    with pytest.raises(AdvisorError, match="comm_steps"):
+        make_config("commnet", {"comm_steps": "-1"})
+    with pytest.raises(AdvisorError, match="shares its parameters"):
+        make_config("commnet", {"share_parameters": "false"})
+    with pytest.raises(AdvisorError, match="valid keys: rollout_steps"):
+        make_config("commnet", {"comm_rounds": "2"})
+
+
+def test_centralised_critic_option_reads_the_state():
+    algo, _ = _algo(centralised_critic=True)
+    first = algo.critic.torso.mlp.net[1].weight  # MAPPO's plain critic on the 54-dim state + 3 ids
+    assert first.shape[0] == 54 + 3
+    algo.begin(algo.envs.reset(seed=0))
+    batch, _ = algo.collect()
+    assert np.isfinite(list(algo.update(batch).values())).all()
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_same_seed_same_updates(continuous):
+    def run():
+        algo, envs = _algo(kwargs={**SPREAD_KWARGS, "continuous_actions": continuous}, rollout_steps=10, epochs=2,
+                           recurrent=True)
+        algo.begin(envs.reset(seed=3))
+        batch, _ = algo.collect()
+        return algo.update(batch), batch["action"]
+    (m1, a1), (m2, a2) = run(), run()
+    assert m1 == m2 and torch.equal(a1, a2) and np.isfinite(list(m1.values())).all()
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    def spec(steps):
+        return RunSpec("commnet", SL, {}, steps=steps, seed=2, num_envs=2, device="cpu",
+                       checkpoint_every=10**9, eval_episodes=2, config={"rollout_steps": 25, "epochs": 2})
+
+    Trainer.create(spec(300), tmp_path / "pieces").train()
+    resumed = Trainer.resume(tmp_path / "pieces", 600)
+    assert resumed.env_restored
+    resumed.train()
+    Trainer.create(spec(600), tmp_path / "straight").train()
+    assert (tmp_path / "pieces" / "metrics.csv").read_text() == (tmp_path / "straight" / "metrics.csv").read_text()
+
+
+# ------------------------------------------------------------------ the message dump
+
+
+@pytest.mark.parametrize("comm_steps", [0, 2])
+def test_dump_messages_writes_the_documented_layout(tmp_path, comm_steps):
+    algo, _ = _algo(env=SL, kwargs={}, comm_steps=comm_steps, hidden_size=16)
+    path = tmp_path / "sub" / "messages.npz"
+    summary = dump_messages(algo, SL, {}, episodes=4, seed=0, path=path)
+    data = np.load(path)
+    s = summary["steps"]
+    assert s == 4 * 25 and summary["episodes"] == 4 and summary["comm_steps"] == comm_steps
+    assert data["sent"].shape == data["received"].shape == (s, 2, comm_steps, 16)
+    assert data["alive"].shape == (s, 2) and data["obs"].shape == (s, 2, 11) and data["action"].shape == (s, 2)
+    assert list(np.unique(data["episode"])) == [0, 1, 2, 3] and data["t"].max() == 24
+    assert (data["label"][:, 1] == -1).all() and set(np.unique(data["label"][:, 0])) <= {0, 1, 2}
+    if comm_steps:  # with two agents, the listener hears exactly what the speaker sends
+        np.testing.assert_allclose(data["received"][:, 1], data["sent"][:, 0], atol=1e-6)
+        speaker = summary["messages"]["speaker_0"][0]
+        assert 0.0 <= speaker["explained_by_hidden"] <= 1.0 + 1e-9 and 0.0 <= speaker["decoding_accuracy"] <= 1.0
+        assert len(summary["messages"]["listener_0"]) == comm_steps and summary["influence"]["speaker_0"] > 0
+    else:  # no channel: showing the speaker another goal cannot move the listener
+        assert summary["messages"]["speaker_0"] == [] and summary["influence"] == {"speaker_0": 0.0}
+
+
+def test_dump_messages_refuses_other_algorithms_and_too_few_episodes(tmp_path):
+    envs = PettingZooVecEnv(SL, {}, num_envs=1)
+    with pytest.raises(AdvisorError, match="no learnt message channel"):
+        dump_messages(make("mappo", envs), SL, {}, 4, 0, tmp_path / "m.npz")
+    algo, _ = _algo(env=SL, kwargs={})
+    with pytest.raises(AdvisorError, match="at least 2 episodes"):
+        dump_messages(algo, SL, {}, 1, 0, tmp_path / "m.npz")
+    with pytest.raises(AdvisorError, match="does not match"):
+        dump_messages(algo, SPREAD, SPREAD_KWARGS, 2, 0, tmp_path / "m.npz")
+    with pytest.raises(AdvisorError, match="cannot write"):
+        dump_messages(algo, SL, {}, 2, 0, tmp_path)  # a directory
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def test_cli_trains_and_evaluates_commnet_on_simple_reference(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    out = runner.invoke(app, ["train", "commnet", "--env", REF, "--num-envs", "2", "--steps", "100",
+                              "--set", "rollout_steps=25", "--set", "epochs=1", "--set", "comm_steps=1",
+                              "--eval-episodes", "2", "--out", str(run)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["eval", str(run), "--episodes", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["episodes"] == 2 and set(data["per_agent"]) == {"agent_0", "agent_1"}
+    bad = runner.invoke(app, ["train", "commnet", "--env", REF, "--set", "comm_steps=-2", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "comm_steps" in bad.output and "Traceback" not in bad.output
