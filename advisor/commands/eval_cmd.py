@@ -26,12 +26,18 @@ def evaluate(
     seed: int = typer.Option(12345, "--seed", help="Seed for the evaluation env resets."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write one episode as an animated GIF here."),
+    messages: Optional[Path] = typer.Option(None, "--messages",
+                                            help="CommNet runs: write every step's messages to this .npz and "
+                                                 "report how much they vary with the hidden information."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Evaluate the latest checkpoint of RUN_DIR: mean and std of each agent's episode return."""
     spec, algo = load_for_eval(run_dir, device)
     result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
+    if messages is not None:
+        from algorithms.commnet import dump_messages
+        result["messages"] = dump_messages(algo, spec.env, spec.env_kwargs, episodes, seed, messages)
     if spec.algo == "self_play" or zero_sum_payoff(spec.env, spec.env_kwargs) is not None:
         result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
     if render is not None:
