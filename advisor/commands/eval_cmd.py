@@ -60,6 +60,9 @@ def evaluate(
         console.print(_competitive_table(result["competitive"]))
     if render is not None:
         console.print(f"wrote {result['render']['frames']} frames to {render}")
+    if messages is not None:
+        console.print(f"wrote messages to {messages}; influence of each agent's messages on the others' actions: "
+                      f"{result['messages'].get('influence')}")
 
 
 def _competitive_table(report: dict) -> Table:
