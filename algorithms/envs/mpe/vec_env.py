@@ -30,6 +30,7 @@ from advisor.errors import AdvisorError, did_you_mean
 from algorithms.core.vec_env import EnvInfo, Step
 from algorithms.envs.mpe.adversary import Adversary
 from algorithms.envs.mpe.core import World
+from algorithms.envs.mpe.crypto import Crypto
 from algorithms.envs.mpe.push import Push
 from algorithms.envs.mpe.reference import Reference
 from algorithms.envs.mpe.scenario import Scenario
@@ -38,7 +39,7 @@ from algorithms.envs.mpe.spread import Spread
 from algorithms.envs.mpe.tag import Tag
 
 SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (Spread, Tag, Adversary, SpeakerListener,
-                                                                   Reference, Push)}
+                                                                   Reference, Push, Crypto)}
 
 
 def make_scenario(name: str, env_kwargs: dict[str, Any] | None = None) -> Scenario:
