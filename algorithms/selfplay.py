@@ -1,7 +1,8 @@
 """Self-play with a pool of frozen past versions, for two-player zero-sum games.
 
 Silver et al. 2018 (AlphaZero: train against the current self); Heinrich et al. 2015 / Lanctot et al. 2017
-(fictitious play, PSRO: best-respond to a mixture of past policies); Vinyals et al. 2019 (AlphaStar's
+(fictitious play, PSRO: best-respond to a mixture of past policies, weighted uniformly or by a Nash
+equilibrium of the "meta-game" between them); Vinyals et al. 2019 (AlphaStar's
 prioritised fictitious self-play, PFSP: prefer the opponents the learner still loses to).
 
 How it works, top to bottom:
@@ -13,7 +14,9 @@ How it works, top to bottom:
   clears the seat's `active` and `alive` masks, so only the learner's own transitions enter the PPO loss.
   Turn-based games keep the adapter's `active` mask: the learner's rows count only on its own turns.
 - Every `snapshot_every` iterations the learner is frozen into the pool (at most `pool_size`; the
-  oldest goes). The pool average (the uniform mixture of members) is the fictitious-play policy.
+  oldest goes). The pool's mixture is the policy self-play converges in: uniform over the members
+  (fictitious play) or, with `opponent_sampling="nash"`, PSRO's meta-Nash weights: the members' payoffs
+  against each other form a symmetric zero-sum matrix game, solved exactly by linear programming.
 - Each finished game against a pool member updates the Elo ratings of the learner and that member
   (algorithms/core/rating.py) and the member's score used by prioritised sampling.
 """
@@ -31,12 +34,13 @@ from advisor.errors import AdvisorError
 from algorithms.base import Algorithm, Callback, require_positive
 from algorithms.core import rating
 from algorithms.core.competitive_eval import matrix_exploitability, source_payoffs, zero_sum_payoff
+from algorithms.core.game_theory import solve_zero_sum
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.vec_env import Step, VecEnv
 from algorithms.mappo import MAPPO, IPPOConfig
 
-SAMPLING = ("latest", "uniform", "prioritised")
+SAMPLING = ("latest", "uniform", "prioritised", "nash")
 
 
 @dataclass
@@ -68,7 +72,7 @@ class SelfPlayConfig(IPPOConfig):
     snapshot_every: int = 5
     """Iterations between snapshots of the learner into the pool (the initial policy is the first member)."""
     opponent_sampling: str = "uniform"
-    """Who plays the other seat each episode: latest (always the current policy: naive self-play), uniform (a pool member chosen uniformly, fictitious-play style) or prioritised (pool members weighted by their win rate against the learner, PFSP)."""
+    """Who plays the other seat each episode: latest (always the current policy: naive self-play), uniform (a pool member chosen uniformly, fictitious-play style) prioritised (pool members weighted by their win rate against the learner, PFSP) or nash (PSRO: members weighted by a Nash equilibrium of the game between them; needs the exact payoffs of a built-in matrix game)."""
     latest_prob: float = 0.0
     """With uniform or prioritised sampling, the probability that an episode's opponent is the current policy instead of a pool member."""
     priority_power: float = 2.0
@@ -87,6 +91,17 @@ class SelfPlayConfig(IPPOConfig):
         if self.recurrent:
             raise AdvisorError("bad-config-value", "self_play runs feed-forward policies only (recurrent=false)",
                                "pool members would need their own recurrent state per env copy")
+
+
+def meta_nash(payoff: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """PSRO's meta-solver (Lanctot et al. 2017): Nash weights over pool members, given each member's action
+    probabilities probs [P, 2, A] in seat 0 (rows of `payoff`) and seat 1 (columns). Member i against
+    member j scores U[i, j] = (x_i A y_j - x_j A y_i) / 2, each playing each seat half the time; U is
+    antisymmetric, so the meta-game is symmetric zero-sum and its maximin mixture is an equilibrium. If the
+    members' mixtures surround the game's equilibrium, the weighted pool plays it exactly."""
+    rows, cols = payoff.shape
+    seat0 = probs[:, 0, :rows] @ payoff @ probs[:, 1, :cols].T  # [P, P]: i in seat 0 against j in seat 1
+    return solve_zero_sum((seat0 - seat0.T) / 2)[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -190,6 +205,11 @@ class SelfPlay(Algorithm):
         self.next_id = 0
         self.rating = rating.INITIAL
         self.payoff = zero_sum_payoff(envs)  # [A0, A1] for built-in zero-sum matrix games, else None
+        if config.opponent_sampling == "nash" and self.payoff is None:
+            raise AdvisorError("bad-config-value", "opponent_sampling=nash weighs the pool by the members' exact "
+                               f"payoffs against each other, known only for built-in matrix games, not '{info.env_id}'",
+                               "use opponent_sampling=uniform or prioritised")
+        self.weights = np.ones(0)  # the pool's mixture weights (uniform, or the meta-Nash with nash sampling)
         self.snapshot()
 
     # ------------------------------------------------------------------ the pool
@@ -203,6 +223,20 @@ class SelfPlay(Algorithm):
         if len(self.pool) > self.config.pool_size:
             self.pool.pop(0)
         self._forget_unused()
+        self._reweigh()
+
+    def _reweigh(self) -> None:
+        """The pool's mixture weights: uniform, or the meta-Nash once the game's observation is known."""
+        uniform = np.full(len(self.pool), 1.0 / len(self.pool))
+        nash = self.config.opponent_sampling == "nash" and self.seats.last is not None
+        self.weights = self._meta_nash() if nash else uniform
+
+    @torch.no_grad()
+    def _meta_nash(self) -> np.ndarray:
+        obs, mask = self.seats.last.obs[:1], self.seats.last.action_mask[:1]  # one-shot: the same everywhere
+        probs = np.stack([self._dist(self.members[m].actor, obs, mask).dist.probs[0].cpu().numpy()
+                          for m in self.pool])  # [P, 2, A]
+        return meta_nash(self.payoff, probs)
 
     def _forget_unused(self) -> None:
         """Drop members that left the pool once no copy is still playing against them."""
@@ -216,6 +250,8 @@ class SelfPlay(Algorithm):
             return CURRENT
         if cfg.opponent_sampling == "uniform":
             return self.pool[int(self.rng.integers(len(self.pool)))]
+        if cfg.opponent_sampling == "nash":
+            return self.pool[int(self.rng.choice(len(self.pool), p=self.weights))]
         weights = np.array([self.members[m].score for m in self.pool]) ** cfg.priority_power + 1e-6
         return self.pool[int(self.rng.choice(len(self.pool), p=weights / weights.sum()))]
 
@@ -251,11 +287,13 @@ class SelfPlay(Algorithm):
 
     @torch.no_grad()
     def action_probs(self, obs: np.ndarray, mask: np.ndarray, which: str = "current") -> np.ndarray:
-        """[K, N, A] action probabilities of the current policy, or of the pool average ('pool'): the
-        uniform mixture of the members (exact as a mixture for one-shot games)."""
-        actors = [self.learner.actor] if which == "current" else [self.members[m].actor for m in self.pool]
-        probs = [self._dist(a, obs, mask).dist.probs for a in actors]
-        return torch.stack(probs).mean(0).cpu().numpy()
+        """[K, N, A] action probabilities of the current policy, or of the pool's mixture ('pool': the
+        members weighted as opponents are drawn, uniformly or by the meta-Nash; exact as a mixture for
+        one-shot games)."""
+        if which == "current":
+            return self._dist(self.learner.actor, obs, mask).dist.probs.cpu().numpy()
+        probs = torch.stack([self._dist(self.members[m].actor, obs, mask).dist.probs for m in self.pool])
+        return np.einsum("p,pkna->kna", self.weights, probs.cpu().numpy())
 
     # ------------------------------------------------------------------ ratings and results
 
@@ -308,6 +346,7 @@ class SelfPlay(Algorithm):
 
     def begin(self, first: Step) -> None:
         self.learner.begin(self.seats.begin(first))
+        self._reweigh()
 
     def has_env_position(self) -> bool:
         return self.learner.has_env_position()
@@ -333,5 +372,6 @@ class SelfPlay(Algorithm):
         self.rng.bit_generator.state = state["rng"]
         if not self.learner.has_env_position():  # envs could not be restored: seats start afresh
             self.seats.last = None
+        self._reweigh()
         self._sync()
 

@@ -7,8 +7,9 @@
 Tic-tac-toe: win / draw / loss of the greedy policy in 200 games against uniformly random legal moves,
 playing first (player_1) in 100 and second (player_2) in 100. For reference, random against random wins
 about 58% / 29% of games as first / second player. Matrix games: exploitability (NashConv / 2, payoff units)
-of the pool average (fictitious-play style, uniform opponent sampling) and of naive self-play's last
-iterate (opponent_sampling=latest), same budget and seed.
+of the pool average (fictitious-play style, uniform opponent sampling), of the meta-Nash weighted pool
+(PSRO, opponent_sampling=nash, its own learning rate and entropy) and of naive self-play's last iterate
+(opponent_sampling=latest), same budget and seed.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from algorithms.core.vec_env import make_vec_env  # noqa: E402
 
 TICTACTOE = "pettingzoo.classic:tictactoe_v3"
 MATRIX_CONFIG = {"rollout_steps": 8, "pool_size": 100, "snapshot_every": 2, "lr": 1e-4, "entropy_coef": 0.01}
+PSRO_CONFIG = {**MATRIX_CONFIG, "lr": 1e-3, "entropy_coef": 0.05, "opponent_sampling": "nash"}
 
 
 def train(env: str, budget: int, seed: int, num_envs: int, overrides: dict):
@@ -56,13 +58,14 @@ def tictactoe(budget: int, seeds: list[int], overrides: dict) -> None:
 
 def matrix(budget: int, seeds: list[int]) -> None:
     print(f"matrix games, {budget:,} env steps on biased RPS, half that on RPS (16 copies): exploitability, payoff units")
-    print("game         seed  pool average  naive last iterate")
+    print("game         seed  pool average  PSRO (meta-Nash)  naive last iterate")
     for game, steps in (("matrix:biased_rps", budget), ("matrix:rps", budget // 2)):
         for seed in seeds:
             pooled = train(game, steps, seed, 16, MATRIX_CONFIG)[1]
+            psro = train(game, steps, seed, 16, PSRO_CONFIG)[1]
             naive = train(game, steps, seed, 16, {**MATRIX_CONFIG, "opponent_sampling": "latest"})[1]
             print(f"{game.split(':')[1]:<12} {seed:>4}  {pooled['selfplay/exploitability']:>12.3f}"
-                  f"  {naive['selfplay/exploitability_latest']:>18.3f}")
+                  f"  {psro['selfplay/exploitability']:>16.4f}  {naive['selfplay/exploitability_latest']:>18.3f}")
 
 
 def main() -> None:
