@@ -2,7 +2,7 @@
 
     python benchmarks/batched_mpe.py                    # env steps/s table (a few minutes; mpe2 at N=10 is slow)
     python benchmarks/batched_mpe.py --quick            # smaller budgets, a smoke run (about 20 s)
-    python benchmarks/batched_mpe.py --time-to-target   # also MAPPO wall-clock to a per-agent return of -15
+    python benchmarks/batched_mpe.py --no-throughput --time-to-target   # MAPPO wall-clock to a return of -15
     python benchmarks/batched_mpe.py --learning         # also final returns at an equal env-step budget
 
 Env steps per second (one step moves every agent of one copy), random actions drawn up front:
@@ -29,7 +29,9 @@ from algorithms import make  # noqa: E402
 from algorithms.core.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
 from algorithms.core.vec_env import make_vec_env  # noqa: E402
-from benchmarks.throughput import raw_steps_per_s  # noqa: E402
+from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from algorithms.envs.mpe import BatchedMPEVecEnv  # noqa: E402
+from benchmarks.throughput import raw_steps_per_s, time_to_return  # noqa: E402
 
 NAME = "simple_spread_v3"
 KWARGS = {"local_ratio": 0.5, "max_cycles": 25}
@@ -72,7 +74,7 @@ def throughput_table(steps: int, batched_steps: int, sizes=(1, 16, 256, 4096), m
 # Learning: the same MAPPO on each backend
 
 MPE2_SETTINGS = {"num_envs": 8, "config": {"rollout_steps": 25, "minibatches": 2}}   # throughput.py's FAST, K=8
-BATCHED_SETTINGS = {"num_envs": 128, "config": {"rollout_steps": 25, "minibatches": 2}}
+TARGET_K, TARGET_CONFIG = 128, {"rollout_steps": 25, "minibatches": 2}  # time to -15: 3,200 samples an update
 
 
 def _algo(env_id: str, seed: int, num_envs: int, config: dict):
@@ -81,24 +83,6 @@ def _algo(env_id: str, seed: int, num_envs: int, config: dict):
     algo = make("mappo", envs, **config)
     algo.begin(envs.reset(seed=seed))
     return algo
-
-
-def time_to_return(env_id: str, target: float, seed: int, max_steps: int, eval_every: int,
-                   num_envs: int, config: dict) -> tuple[float, int]:
-    """benchmarks/throughput.py's time_to_return for any env id: training wall-clock (evaluation
-    excluded) until a 32-episode deterministic evaluation reaches `target`; (inf, steps) if never."""
-    algo = _algo(env_id, seed, num_envs, config)
-    trained = 0.0
-    while algo.env_steps < max_steps:
-        start = time.perf_counter()
-        algo.learn(algo.env_steps + eval_every)
-        trained += time.perf_counter() - start
-        result = evaluate(algo, env_id, {**KWARGS, "N": 3}, episodes=32, deterministic=True, seed=seed + 999)
-        print(f"    {env_id} seed {seed}: {algo.env_steps:>9,} steps, {trained:7.1f} s, "
-              f"return {result['return_mean']:.2f}", flush=True)
-        if result["return_mean"] >= target:
-            return trained, algo.env_steps
-    return float("inf"), algo.env_steps
 
 
 def final_return(env_id: str, seed: int, budget: int, num_envs: int, config: dict) -> tuple[float, float]:
@@ -112,6 +96,39 @@ def final_return(env_id: str, seed: int, budget: int, num_envs: int, config: dic
     return result["return_mean"], seconds
 
 
+def time_to_target(args, seeds) -> None:
+    """MAPPO wall-clock to args.target on each backend, same K, config and seed. The batched env draws
+    mpe2's own episodes (seeding="mpe2"), so the two runs are the same run bit for bit (checked here at
+    every shared evaluation): they need the same env steps and differ only in seconds per step. The mpe2
+    run is timed over its first --mpe2-steps (or to the target with --mpe2-full) and its time to the
+    target is those env steps at its measured training rate."""
+    kwargs, eval_every = {**KWARGS, "N": 3}, args.eval_every
+    print(f"\nMAPPO wall-clock to a per-agent evaluation return of {args.target} (evaluation excluded; "
+          f"K={TARGET_K}, {TARGET_CONFIG}, evaluated on mpe2 every {eval_every:,} steps, 32 episodes):")
+    batched_times, mpe2_times = [], []
+    for seed in seeds:
+        ours, steps, history = time_to_return(BatchedMPEVecEnv(NAME, kwargs, TARGET_K, seeding="mpe2"),
+                                              args.target, seed, args.max_steps, eval_every, TARGET_CONFIG,
+                                              label="batched ")
+        limit = args.max_steps if args.mpe2_full else min(steps, args.mpe2_steps)
+        ref, _, ref_history = time_to_return(PettingZooVecEnv(f"mpe2:{NAME}", kwargs, TARGET_K),
+                                             args.target if args.mpe2_full else float("inf"), seed, limit,
+                                             eval_every, TARGET_CONFIG, label="mpe2    ")
+        same = all(a == b for a, b in zip([r for _, _, r in history], [r for _, _, r in ref_history]))
+        rate = ref_history[-1][0] / ref_history[-1][1]
+        if not args.mpe2_full:
+            ref = steps / rate if ours < float("inf") else float("inf")
+        batched_times.append(ours)
+        mpe2_times.append(ref)
+        ours_rate = history[-1][0] / history[-1][1]
+        print(f"  seed {seed}: batched {ours:.0f} s to {steps:,} env steps ({ours_rate:,.0f} steps/s); mpe2 "
+              f"{ref:.0f} s {'measured' if args.mpe2_full else f'at its {rate:,.0f} steps/s'} "
+              f"(evaluations identical to batched: {'yes' if same else 'NO'})", flush=True)
+    b, m = statistics.median(batched_times), statistics.median(mpe2_times)
+    print(f"  median: batched {b:.0f} s, mpe2 {m:.0f} s, speed-up {m / b:.1f}x" if b < float("inf") else
+          f"  batched did not reach {args.target} within {args.max_steps:,} steps")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5_000,
@@ -122,7 +139,11 @@ def main() -> None:
     parser.add_argument("--time-to-target", action="store_true", help="MAPPO wall-clock to --target, 3 seeds each")
     parser.add_argument("--learning", action="store_true", help="MAPPO final returns at --budget env steps, 3 seeds")
     parser.add_argument("--target", type=float, default=-15.0)
-    parser.add_argument("--max-steps", type=int, default=2_000_000)
+    parser.add_argument("--max-steps", type=int, default=3_000_000)
+    parser.add_argument("--eval-every", type=int, default=50_000, help="time to target: env steps between evaluations")
+    parser.add_argument("--mpe2-steps", type=int, default=200_000,
+                        help="time to target: env steps the mpe2 run is timed over (its rate gives its time)")
+    parser.add_argument("--mpe2-full", action="store_true", help="time to target: run mpe2 to the target too")
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0)
@@ -130,11 +151,11 @@ def main() -> None:
     torch.set_num_threads(1)  # what `marl train` uses by default (--threads 1)
     if args.quick:
         args.steps, args.batched_steps, args.max_steps, args.budget, args.seeds = 1000, 20_000, 20_000, 10_000, 1
+        args.eval_every, args.mpe2_steps = 6_400, 6_400
 
     print(f"numpy {np.__version__}, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)")
     if not args.no_throughput:
         throughput_table(args.steps, args.batched_steps)
-    arms = [(f"mpe2:{NAME}", MPE2_SETTINGS), (f"batched:{NAME}", BATCHED_SETTINGS)]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
 
     if args.learning:
@@ -147,22 +168,7 @@ def main() -> None:
                   f"  training {statistics.median(s for _, s in runs):.0f} s median", flush=True)
 
     if args.time_to_target:
-        print(f"\nMAPPO wall-clock to a per-agent evaluation return of {args.target} (evaluation excluded):")
-        medians = {}
-        for env_id, settings in arms:
-            print(f"  {env_id} with {settings}")
-            times = []
-            for seed in seeds:
-                seconds, steps = time_to_return(env_id, args.target, seed, args.max_steps, eval_every=25_000
-                                                if not args.quick else 5_000, **settings)
-                times.append(seconds)
-                print(f"  {env_id} seed {seed}: {seconds:.0f} s ({steps:,} env steps)", flush=True)
-            medians[env_id] = statistics.median(times)
-            print(f"  {env_id} median: {medians[env_id]:.0f} s", flush=True)
-        ref, ours = medians[arms[0][0]], medians[arms[1][0]]
-        if ours < float("inf"):
-            print(f"  speed-up: {ref / ours:.1f}x" if ref < float("inf") else
-                  f"  mpe2 never reached {args.target} within {args.max_steps:,} steps; batched did in {ours:.0f} s")
+        time_to_target(args, seeds)
 
 
 if __name__ == "__main__":

@@ -64,24 +64,27 @@ def mappo_steps_per_s(num_envs: int, steps: int, **overrides) -> float:
 FAST = {"rollout_steps": 25, "minibatches": 2}  # the learning tests' settings: more updates per sample
 
 
-def time_to_return(target: float, seed: int, max_steps: int, num_envs: int, eval_every: int) -> tuple[float, int]:
-    """Wall-clock seconds of training (evaluation excluded) until a 32-episode deterministic evaluation
-    reaches `target`; (inf, steps) if it never does within max_steps."""
+def time_to_return(envs, target: float, seed: int, max_steps: int, eval_every: int, config: dict = FAST,
+                   label: str = "") -> tuple[float, int, list[tuple[int, float, float]]]:
+    """Train MAPPO (`config`) on `envs`, any VecEnv of simple_spread_v3 with KWARGS, evaluating every
+    `eval_every` env steps with 32 deterministic episodes on mpe2 itself. Returns (training seconds until
+    the evaluation reaches `target`, evaluation excluded, or inf if it never does within max_steps; env
+    steps trained; the history of (env steps, training seconds, evaluation return))."""
     seed_everything(seed)
-    envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
-    algo = make("mappo", envs, **FAST)
+    algo = make("mappo", envs, **config)
     algo.begin(envs.reset(seed=seed))
-    trained = 0.0
+    trained, history = 0.0, []
     while algo.env_steps < max_steps:
         start = time.perf_counter()
-        algo.learn(algo.env_steps + eval_every)
+        algo.learn(min(algo.env_steps + eval_every, max_steps))
         trained += time.perf_counter() - start
         result = evaluate(algo, ENV, KWARGS, episodes=32, deterministic=True, seed=seed + 999)
-        print(f"    seed {seed}: {algo.env_steps:>8,} steps, {trained:7.1f} s, return {result['return_mean']:.2f}",
-              flush=True)
+        history.append((algo.env_steps, trained, result["return_mean"]))
+        print(f"    {label}seed {seed}: {algo.env_steps:>9,} steps, {trained:7.1f} s, "
+              f"return {result['return_mean']:.2f}", flush=True)
         if result["return_mean"] >= target:
-            return trained, algo.env_steps
-    return float("inf"), algo.env_steps
+            return trained, algo.env_steps, history
+    return float("inf"), algo.env_steps, history
 
 
 def main() -> None:
@@ -107,7 +110,8 @@ def main() -> None:
         print(f"MAPPO wall-clock to a per-agent evaluation return of {args.target} (K=8, {FAST}):")
         times = []
         for seed in (0, 1, 2):
-            seconds, steps = time_to_return(args.target, seed, args.max_steps, num_envs=8, eval_every=25_000)
+            seconds, steps, _ = time_to_return(PettingZooVecEnv(ENV, KWARGS, 8), args.target, seed, args.max_steps,
+                                               eval_every=25_000)
             times.append(seconds)
             print(f"  seed {seed}: {seconds:.0f} s ({steps:,} env steps)")
         print(f"  median: {statistics.median(times):.0f} s")

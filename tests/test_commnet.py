@@ -216,3 +216,22 @@ def test_cli_trains_and_evaluates_commnet_on_simple_reference(tmp_path):
     assert data["episodes"] == 2 and set(data["per_agent"]) == {"agent_0", "agent_1"}
     bad = runner.invoke(app, ["train", "commnet", "--env", REF, "--set", "comm_steps=-2", "--out", str(tmp_path / "b")])
     assert bad.exit_code == 2 and "comm_steps" in bad.output and "Traceback" not in bad.output
+
+
+def test_cli_eval_dumps_messages_and_refuses_a_run_without_a_channel(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    args = ["--num-envs", "2", "--steps", "50", "--set", "rollout_steps=25", "--set", "epochs=1", "--eval-episodes", "2"]
+    assert runner.invoke(app, ["train", "commnet", "--env", SL, *args, "--out", str(run)]).exit_code == 0
+    dump = tmp_path / "m" / "messages.npz"
+    out = runner.invoke(app, ["eval", str(run), "--episodes", "2", "--messages", str(dump), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)["messages"]
+    assert summary["steps"] == 2 * 25 and np.load(dump)["sent"].shape[0] == 50
+    table = runner.invoke(app, ["eval", str(run), "--episodes", "2", "--messages", str(dump)])
+    assert table.exit_code == 0 and "influence" in table.output and str(dump.name) in table.output, table.output
+    mappo = tmp_path / "mappo"
+    assert runner.invoke(app, ["train", "mappo", "--env", SL, *args, "--out", str(mappo)]).exit_code == 0
+    refused = runner.invoke(app, ["eval", str(mappo), "--episodes", "2", "--messages", str(tmp_path / "x.npz")])
+    assert refused.exit_code == 2 and "message channel" in refused.output and "Traceback" not in refused.output
+    assert not (tmp_path / "x.npz").exists()
