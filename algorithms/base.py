@@ -42,6 +42,10 @@ class Algorithm(ABC):
         self.iterations = 0  # collect + update cycles done
         self.episodes = 0    # episodes finished during training
 
+    # The figure `marl train`'s progress line shows: (label, metrics key). The team mean return by default;
+    # competitive learners override it (in a zero-sum game the mean over both seats is always 0).
+    progress_metric: tuple[str, str] = ("return", "charts/return_mean")
+
     @abstractmethod
     def learn(self, total_steps: int, callback: Callback | None = None) -> None:
         """Train until `env_steps >= total_steps`, calling `callback` after every iteration."""
@@ -186,6 +190,13 @@ def check_env_supported(config_cls: type[AlgorithmConfig], algo_id: str, info: E
     raise AdvisorError("unsupported-action-space",
                        f"'{algo_id}' cannot train on {info.action_kind} actions ('{info.env_id}')",
                        f"algorithms that can: {', '.join(able) or 'none bundled yet'}")
+
+
+def require_two_players(algo_id: str, info: EnvInfo, hint: str) -> None:
+    """Refuse a game that does not have exactly two players (self-play, Nash-Q)."""
+    if info.n_agents != 2:
+        raise AdvisorError("not-two-player", f"'{algo_id}' needs a game of exactly two players; '{info.env_id}' has "
+                           f"{info.n_agents} agents ({', '.join(info.agents)})", hint)
 
 
 def require_positive(config: AlgorithmConfig, *names: str) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
+from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive, require_two_players
 from algorithms.core.game_theory import SELECTION_RULES, pure_equilibria, select_equilibrium, solve_zero_sum
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.vec_env import Step, VecEnv
@@ -97,8 +97,8 @@ class NashQ(Algorithm):
     def __init__(self, config: NashQConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)
         info = self.info
-        if info.n_agents != 2:
-            raise _refuse(info.env_id, f"it has {info.n_agents} agents, Nash-Q needs exactly two")
+        require_two_players("nash_q", info, "Nash-Q is tabular and solves a two-player stage game per state; "
+                                            "for more agents try iql, ippo or mappo")
         if info.action_kind != "discrete":
             raise AdvisorError("unsupported-action-space", f"'nash_q' cannot train on continuous actions ('{info.env_id}')",
                                "Nash-Q needs a finite joint action set per state")

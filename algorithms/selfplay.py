@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, Callback, require_positive
+from algorithms.base import Algorithm, Callback, require_positive, require_two_players
 from algorithms.core import rating
-from algorithms.core.competitive_eval import matrix_exploitability, source_payoffs, zero_sum_payoff
+from algorithms.core.competitive_eval import matrix_exploitability, random_actions, source_payoffs, zero_sum_payoff
 from algorithms.core.game_theory import solve_zero_sum
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical
 from algorithms.core.metrics import episode_metrics
@@ -74,7 +74,9 @@ class SelfPlayConfig(IPPOConfig):
     opponent_sampling: str = "uniform"
     """Who plays the other seat each episode: latest (always the current policy: naive self-play), uniform (a pool member chosen uniformly, fictitious-play style) prioritised (pool members weighted by their win rate against the learner, PFSP) or nash (PSRO: members weighted by a Nash equilibrium of the game between them; needs the exact payoffs of a built-in matrix game)."""
     latest_prob: float = 0.0
-    """With uniform or prioritised sampling, the probability that an episode's opponent is the current policy instead of a pool member."""
+    """With uniform, prioritised or nash sampling, the probability that an episode's opponent is the current policy instead of a pool member."""
+    random_prob: float = 0.0
+    """Probability that an episode's opponent plays uniformly random legal moves (a fixed anchor in the pool, with any sampling). Self-play alone rarely visits the odd positions erratic play leads to; an anchor keeps the learner sound there (tic-tac-toe, benchmarks/selfplay.py)."""
     priority_power: float = 2.0
     """Prioritised sampling weighs a member by (its win rate against the learner) ** this (AlphaStar's f_hard)."""
     rating_k: float = rating.K
@@ -86,8 +88,9 @@ class SelfPlayConfig(IPPOConfig):
         if self.opponent_sampling not in SAMPLING:
             raise AdvisorError("bad-config-value", f"'opponent_sampling' must be one of {', '.join(SAMPLING)}, "
                                f"got {self.opponent_sampling!r}")
-        if not 0.0 <= self.latest_prob <= 1.0:
-            raise AdvisorError("bad-config-value", f"'latest_prob' must lie in [0, 1], got {self.latest_prob}")
+        for name in ("latest_prob", "random_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
         if self.recurrent:
             raise AdvisorError("bad-config-value", "self_play runs feed-forward policies only (recurrent=false)",
                                "pool members would need their own recurrent state per env copy")
@@ -116,6 +119,7 @@ class Member:
 
 
 CURRENT = -1  # opponent id of the current (learning) policy
+RANDOM = -2  # opponent id of uniformly random legal play
 SCORE_RATE = 0.05  # weight of the latest game in Member.score
 
 
@@ -183,14 +187,13 @@ class OpponentSeats:
 
 class SelfPlay(Algorithm):
     config: SelfPlayConfig
+    progress_metric = ("Elo", "selfplay/rating")
 
     def __init__(self, config: SelfPlayConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)
         info = envs.info
-        if info.n_agents != 2:
-            raise AdvisorError("not-two-player", f"self_play needs a two-player game; '{info.env_id}' has "
-                               f"{info.n_agents} agents ({', '.join(info.agents)})",
-                               "try pettingzoo.classic:tictactoe_v3, connect_four_v3, rps_v2 or matrix:rps")
+        require_two_players("self_play", info, "try pettingzoo.classic:tictactoe_v3, connect_four_v3, rps_v2 "
+                                                "or matrix:rps")
         payoffs = source_payoffs(envs)
         if payoffs is not None and not np.allclose(payoffs[1], -payoffs[0]):
             raise AdvisorError("not-zero-sum", f"self_play needs a zero-sum game; in '{info.env_id}' the two "
@@ -246,6 +249,8 @@ class SelfPlay(Algorithm):
 
     def sample_opponent(self) -> int:
         cfg = self.config
+        if cfg.random_prob > 0 and self.rng.random() < cfg.random_prob:
+            return RANDOM
         if cfg.opponent_sampling == "latest" or not self.pool or self.rng.random() < cfg.latest_prob:
             return CURRENT
         if cfg.opponent_sampling == "uniform":
@@ -274,8 +279,11 @@ class SelfPlay(Algorithm):
         out = None
         for mid in np.unique(opponent):
             rows = np.nonzero(opponent == mid)[0]
-            actor = self.learner.actor if mid == CURRENT else self.members[int(mid)].actor
-            actions = self._sample(actor, step.obs[rows], step.action_mask[rows])
+            if mid == RANDOM:  # drawn from the saved generator, so a resumed run plays the same moves
+                actions = random_actions(self.info, self.rng, step)[rows]
+            else:
+                actor = self.learner.actor if mid == CURRENT else self.members[int(mid)].actor
+                actions = self._sample(actor, step.obs[rows], step.action_mask[rows])
             if out is None:
                 out = np.zeros((len(opponent), *actions.shape[1:]), actions.dtype)
             out[rows] = actions
@@ -301,8 +309,8 @@ class SelfPlay(Algorithm):
         """Update ratings and member scores from finished games; win/draw/loss rates against the pool."""
         scores = []
         for mid, _, learner_return in results:
-            if mid == CURRENT or mid not in self.members:
-                continue  # games against itself say nothing about strength
+            if mid in (CURRENT, RANDOM) or mid not in self.members:
+                continue  # games against itself or random play do not move ratings
             s = rating.score_of(learner_return)
             member = self.members[mid]
             self.rating, member.rating = rating.elo_update(self.rating, member.rating, s, self.config.rating_k)

@@ -134,6 +134,7 @@ class SingleAgent(Algorithm):
 
     config: SingleAgentConfig
     learner_cls: type[MAPPO] = MAPPO
+    progress_metric = ("learner return", "charts/learner_return")
 
     def __init__(self, config: SingleAgentConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)

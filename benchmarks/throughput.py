@@ -76,7 +76,7 @@ def time_to_return(envs, target: float, seed: int, max_steps: int, eval_every: i
     trained, history = 0.0, []
     while algo.env_steps < max_steps:
         start = time.perf_counter()
-        algo.learn(min(algo.env_steps + eval_every, max_steps))
+        algo.learn(algo.env_steps + eval_every)
         trained += time.perf_counter() - start
         result = evaluate(algo, ENV, KWARGS, episodes=32, deterministic=True, seed=seed + 999)
         history.append((algo.env_steps, trained, result["return_mean"]))

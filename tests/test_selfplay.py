@@ -81,6 +81,7 @@ def test_pool_snapshots_evict_the_oldest_and_metrics_are_logged():
 @pytest.mark.parametrize("overrides, needle", [({"opponent_sampling": "best"}, "opponent_sampling"),
                                                ({"recurrent": "true"}, "recurrent"),
                                                ({"latest_prob": "2"}, "latest_prob"),
+                                               ({"random_prob": "-0.1"}, "random_prob"),
                                                ({"pool_size": "0"}, "pool_size")])
 def test_bad_config_values_are_refused(overrides, needle):
     with pytest.raises(AdvisorError, match=needle):
@@ -152,6 +153,17 @@ def test_psro_meta_nash_pool_on_biased_rps_is_unexploitable():
         naive = _trained("matrix:biased_rps", 16_000, seed, num_envs=16, **{**PSRO, "opponent_sampling": "latest"})[1]
         naive_last = np.mean([m["selfplay/exploitability_latest"] for m in naive[len(naive) // 2:]])
         assert history[-1]["selfplay/exploitability"] < 0.1 < naive_last / 10, (history[-1], naive_last)
+
+
+def test_random_anchor_plays_random_legal_moves_and_leaves_ratings_alone():
+    algo, history = _trained(TICTACTOE, 512, num_envs=4, rollout_steps=32, snapshot_every=2, random_prob=1.0)
+    assert (algo.seats.opponent == -2).all() and algo.rating == 1000.0  # every game against random play
+    assert all(m["selfplay/games_vs_pool"] == 0 for m in history)
+    step = algo.seats.last
+    actions = algo.opponent_actions(step, algo.seats.opponent)
+    rows = np.arange(len(actions))
+    mover = step.active.argmax(1)  # the seat to move: its action must be legal
+    assert step.action_mask[rows, mover, actions[rows, mover]].all()
 
 
 def test_nash_sampling_needs_a_matrix_game():
@@ -250,3 +262,10 @@ def test_eval_reports_exploitability_of_matrix_games(tmp_path):
     data = json.loads(runner.invoke(app, ["eval", str(run), "--episodes", "4", "--json"]).output)["competitive"]
     assert set(data["exploitability"]) == {"policy", "pool_average"}
     assert 0.0 <= data["exploitability"]["pool_average"] <= 50.0
+
+
+def test_progress_line_shows_the_learners_rating(tmp_path):
+    """The mean return over both seats of a zero-sum game is always 0: the progress line shows the Elo."""
+    out = runner.invoke(app, ["train", "self_play", "--env", "matrix:rps", "--steps", "256", *SMALL,
+                              "--out", str(tmp_path / "run")])
+    assert out.exit_code == 0 and "Elo" in out.output and "return   " not in out.output, out.output

@@ -80,15 +80,16 @@ def train(
 def _train_with_progress(trainer: Trainer) -> dict[str, Any]:
     total = trainer.spec.steps
     latest = {"ret": math.nan}
+    label, key = trainer.algo.progress_metric
     columns = [TextColumn("[bold blue]training"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps"),
-               TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("return {task.fields[ret]:>8.2f}"),
+               TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn(f"{label} {{task.fields[ret]:>8.2f}}"),
                TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("train", total=total, completed=trainer.algo.env_steps, sps=0.0, ret=math.nan)
 
         def on_iteration(metrics: dict[str, float], sps: float) -> None:
-            if not math.isnan(metrics["charts/return_mean"]):
-                latest["ret"] = metrics["charts/return_mean"]
+            if not math.isnan(metrics.get(key, math.nan)):
+                latest["ret"] = metrics[key]
             progress.update(task, completed=min(metrics["env_steps"], total), sps=sps, ret=latest["ret"])
 
         return trainer.train(on_iteration)

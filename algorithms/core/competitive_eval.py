@@ -117,12 +117,17 @@ def exploitability_report(algo: Any, env_id: str, env_kwargs: dict | None) -> di
 # Win / draw / loss from both seats
 
 
-def random_opponent(info: EnvInfo, seed: int) -> Opponent:
-    """Uniformly random legal actions (from the action mask), or uniform in the Box for continuous actions."""
-    rng = np.random.default_rng(seed)
+def random_actions(info: EnvInfo, rng: np.random.Generator, step: Step) -> np.ndarray:
+    """[K, N] uniformly random legal actions (from the action mask), or uniform in the Box for continuous ones."""
     if info.action_kind == "continuous":
-        return lambda step: rng.uniform(info.action_low, info.action_high, (len(step.obs), *info.action_low.shape))
-    return lambda step: (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
+        return rng.uniform(info.action_low, info.action_high, (len(step.obs), *info.action_low.shape))
+    return (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
+
+
+def random_opponent(info: EnvInfo, seed: int) -> Opponent:
+    """Uniformly random legal play, with a generator of its own."""
+    rng = np.random.default_rng(seed)
+    return lambda step: random_actions(info, rng, step)
 
 
 def play(algo: Any, env_id: str, env_kwargs: dict | None, opponent: Opponent, episodes: int,
