@@ -12,6 +12,9 @@ predict:
   which every player observes, so a model can predict it (about 90% right) and a learner can set traps
   for it: in tic-tac-toe the first player wins in three moves (0, 4, 8) while it fills 1, 2, ...
 - `uniform` (any discrete game): a uniformly random legal move; the unexploitable reference.
+- `rps_beat_last70` (matrix:rps with repeat=N, observe_last_action=True): what beats the learner's previous
+  action 70% of the time, uniform otherwise. Conditionally biased, but on something the learner does not
+  observe (its own last move), so its next move is predictable only through the learner's own policy.
 """
 from __future__ import annotations
 
@@ -35,3 +38,16 @@ def uniform(obs: np.ndarray, action_mask: np.ndarray | None, agent: str, rng: np
     if action_mask is None:
         raise ValueError("uniform needs an action mask to know the number of moves; use opponents=random")
     return int(rng.choice(np.flatnonzero(action_mask)))
+
+
+# Repeated rock-paper-scissors (matrix:rps with observe_last_action=True): the opponent observes a one-hot of
+# the learner's previous action (slot 3: first round). Beats(x) = (x + 1) % 3: paper beats rock, and so on.
+
+
+def rps_beat_last70(obs: np.ndarray, action_mask: np.ndarray | None, agent: str, rng: np.random.Generator) -> int:
+    """What beats the learner's previous action 70% of the time, a uniform move otherwise (and in round one)."""
+    last = int(np.argmax(obs))
+    if last < 3 and rng.random() < 0.7:
+        return (last + 1) % 3
+    return int(rng.integers(3))
+
