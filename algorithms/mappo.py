@@ -51,6 +51,8 @@ class MAPPOConfig(AlgorithmConfig):
     """Actor learning rate (Adam)."""
     critic_lr: float = 7e-4
     """Critic learning rate (Adam)."""
+    lr_anneal_steps: int = 0
+    """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to settle a policy that keeps oscillating (self-play on tic-tac-toe)."""
     adam_eps: float = 1e-5
     """Adam epsilon."""
     gamma: float = 0.99
@@ -84,6 +86,8 @@ class MAPPOConfig(AlgorithmConfig):
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
+        if self.lr_anneal_steps < 0:
+            raise AdvisorError("bad-config-value", f"'lr_anneal_steps' must be >= 0, got {self.lr_anneal_steps}")
 
 
 @dataclass
@@ -264,6 +268,11 @@ class MAPPO(Algorithm):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config
+        if cfg.lr_anneal_steps:  # set from env_steps, so a resumed run anneals exactly as an unbroken one
+            left = max(0.0, 1.0 - self.env_steps / cfg.lr_anneal_steps)
+            for opt, base in ((self.actor_opt, cfg.lr), (self.critic_opt, cfg.critic_lr)):
+                for group in opt.param_groups:
+                    group["lr"] = base * left
         if self.value_norm is not None:
             self.value_norm.update(batch["return"][batch["alive"]])
         advantage = batch["advantage"]

@@ -97,3 +97,17 @@ def test_learn_stops_at_the_step_budget():
     algo.learn(25, lambda a, m: seen.append(m["env_steps"]))
     assert seen == [10, 20, 30] and algo.env_steps == 30
     assert np.isfinite(seen).all()
+
+
+def test_lr_anneal_steps_decays_both_learning_rates_linearly_to_zero():
+    algo, envs = _algo(rollout_steps=10, epochs=1, lr=1e-3, critic_lr=2e-3, lr_anneal_steps=80)  # 20 steps/iteration
+    algo.begin(envs.reset(seed=0))
+    seen = []
+    algo.learn(100, lambda a, m: seen.append((a.env_steps, a.actor_opt.param_groups[0]["lr"],
+                                              a.critic_opt.param_groups[0]["lr"])))
+    for steps, actor_lr, critic_lr in seen:
+        left = max(0.0, 1 - steps / 80)
+        assert actor_lr == pytest.approx(1e-3 * left) and critic_lr == pytest.approx(2e-3 * left)
+    assert [s for s, _, _ in seen] == [20, 40, 60, 80, 100] and seen[-1][1] == 0.0
+    with pytest.raises(AdvisorError, match="lr_anneal_steps"):
+        make_config("mappo", {"lr_anneal_steps": "-1"})
