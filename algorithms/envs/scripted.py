@@ -12,9 +12,10 @@ predict:
   which every player observes, so a model can predict it (about 90% right) and a learner can set traps
   for it: in tic-tac-toe the first player wins in three moves (0, 4, 8) while it fills 1, 2, ...
 - `uniform` (any discrete game): a uniformly random legal move; the unexploitable reference.
-- `rps_beat_last70` (matrix:rps with repeat=N, observe_last_action=True): what beats the learner's previous
-  action 70% of the time, uniform otherwise. Conditionally biased, but on something the learner does not
-  observe (its own last move), so its next move is predictable only through the learner's own policy.
+- `context_favourite` (matrix:context_rps): in each context its own favourite move (a fixed table, each move
+  the favourite of a third of the contexts) 80% of the time, uniform otherwise: predictable from what every
+  player observes, context by context. Best reply: +0.8 a round (+8 over 10 rounds); a perfect opponent
+  model is right 0.87 of the time.
 """
 from __future__ import annotations
 
@@ -40,14 +41,13 @@ def uniform(obs: np.ndarray, action_mask: np.ndarray | None, agent: str, rng: np
     return int(rng.choice(np.flatnonzero(action_mask)))
 
 
-# Repeated rock-paper-scissors (matrix:rps with observe_last_action=True): the opponent observes a one-hot of
-# the learner's previous action (slot 3: first round). Beats(x) = (x + 1) % 3: paper beats rock, and so on.
+# A fixed favourite move per context: every block of three consecutive contexts holds rock, paper and
+# scissors once, in a random order (drawn once, seed fixed). Balanced, so no single reply beats it across
+# contexts: a learner has to tell the contexts apart.
+CONTEXT_FAVOURITE = np.concatenate([np.random.default_rng(2016 + b).permutation(3) for b in range(342)])[:1024]
 
 
-def rps_beat_last70(obs: np.ndarray, action_mask: np.ndarray | None, agent: str, rng: np.random.Generator) -> int:
-    """What beats the learner's previous action 70% of the time, a uniform move otherwise (and in round one)."""
-    last = int(np.argmax(obs))
-    if last < 3 and rng.random() < 0.7:
-        return (last + 1) % 3
+def context_favourite(obs: np.ndarray, action_mask: np.ndarray | None, agent: str, rng: np.random.Generator) -> int:
+    if rng.random() < 0.8:
+        return int(CONTEXT_FAVOURITE[int(np.argmax(obs)) % len(CONTEXT_FAVOURITE)])
     return int(rng.integers(3))
-
