@@ -66,16 +66,16 @@ def best_against_random() -> dict[str, tuple[float, float]]:
     return {"first": value("." * 9, "X", "X"), "second": value("." * 9, "X", "O")}
 
 
-def tictactoe(budget: int, seeds: list[int], overrides: dict, games: int, eval_every: int) -> None:
+def tictactoe(budget: int, seeds: list[int], overrides: dict, games: int, eval_every: int, num_envs: int) -> None:
     best = best_against_random()
-    print(f"tic-tac-toe, up to {budget:,} env steps, config {overrides or 'defaults'}; every {eval_every:,} steps "
+    print(f"tic-tac-toe, {num_envs} copies, up to {budget:,} env steps, config {overrides or 'defaults'}; every {eval_every:,} steps "
           f"{games} greedy games against uniformly random legal moves, half in each seat")
     print(f"best possible (exact): first {best['first'][0]:.3f} win / {best['first'][1]:.3f} loss, "
           f"second {best['second'][0]:.3f} / {best['second'][1]:.3f}")
     print("seed    steps  win   draw  loss | first: win loss | second: win loss | train s")
     for seed in seeds:
         seed_everything(seed)
-        envs = make_vec_env(TICTACTOE, {}, 8)
+        envs = make_vec_env(TICTACTOE, {}, num_envs)
         algo = make("self_play", envs, **overrides)
         algo.begin(envs.reset(seed=seed))
         seconds = 0.0
@@ -110,11 +110,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="tic-tac-toe config override KEY=VALUE")
     parser.add_argument("--games", type=int, default=400, help="tic-tac-toe evaluation games (half per seat)")
     parser.add_argument("--eval-every", type=int, default=100_000, help="tic-tac-toe env steps between evaluations")
+    parser.add_argument("--num-envs", type=int, default=8, help="tic-tac-toe env copies")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.only in (None, "tictactoe"):
-        tictactoe(args.budget or 200_000, seeds, parse_set_options(args.set), args.games, args.eval_every)
+        tictactoe(args.budget or 200_000, seeds, parse_set_options(args.set), args.games, args.eval_every,
+                  args.num_envs)
     if args.only in (None, "matrix"):
         matrix(args.budget or 16_000, seeds)
 
