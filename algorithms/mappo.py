@@ -52,7 +52,7 @@ class MAPPOConfig(AlgorithmConfig):
     critic_lr: float = 7e-4
     """Critic learning rate (Adam)."""
     lr_anneal_steps: int = 0
-    """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to settle a policy that keeps oscillating (self-play on tic-tac-toe)."""
+    """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to end on ever smaller updates (as CleanRL's anneal_lr); on self-play tic-tac-toe it measured no gain (README)."""
     adam_eps: float = 1e-5
     """Adam epsilon."""
     gamma: float = 0.99
