@@ -24,6 +24,8 @@ from `env.payoffs` with algorithms.core.game_theory is in these units.
   dominates, so (defect, defect) = (1, 1) is the unique Nash equilibrium although (cooperate, cooperate)
   = (3, 3) is better for both.
 
+`context_rps` (contextual rock-paper-scissors, the opponent-modelling test bed) lives in context_rps.py.
+
 Keywords: `repeat` (default 1) rounds per episode, the episode terminating after the last; and
 `observe_last_action` (default False). Off, every observation and the state are a constant 1 (as in the
 cooperative games). On, agent i observes a one-hot of the other agent's previous action with one extra
