@@ -23,7 +23,7 @@ import torch
 from advisor.errors import AdvisorError, did_you_mean
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.opponents import Opponents, parse_opponent_spec
-from algorithms.core.vec_env import EnvInfo, Step, VecEnv
+from algorithms.core.vec_env import EnvInfo, Step, VecEnv, make_vec_env
 from algorithms.base import Algorithm, Callback
 from algorithms.mappo import MAPPO, MAPPOConfig
 
@@ -122,6 +122,19 @@ def learner_metrics(finished: list[tuple[int, np.ndarray, int]], learner: int) -
     mine, others = returns[:, learner], np.delete(returns, learner, axis=1)
     wins = mine > others.max(axis=1) if others.size else np.ones_like(mine, bool)
     return {"charts/learner_return": float(mine.mean()), "charts/learner_win_rate": float(wins.mean())}
+
+
+def play_learner(algo: "SingleAgent", env_id: str, env_kwargs: dict | None, episodes: int,
+                 seed: int = 123) -> dict[str, float]:
+    """learner_metrics of `episodes` greedy episodes (the first to finish, 16 copies) of a trained learner."""
+    envs = make_vec_env(env_id, env_kwargs or {}, num_envs=16)
+    step, finished = envs.reset(seed=seed), []
+    while len(finished) < episodes:
+        actions, _ = algo.act(step, None, deterministic=True)
+        step = envs.step(actions)
+        finished += step.finished
+    envs.close()
+    return learner_metrics(finished[:episodes], algo.learner)
 
 
 # ---------------------------------------------------------------------------------------------------

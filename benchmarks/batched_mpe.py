@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from algorithms import make  # noqa: E402
 from algorithms.core.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import make_vec_env  # noqa: E402
-from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from algorithms.core.vec_env import PettingZooVecEnv, make_vec_env  # noqa: E402
 from algorithms.envs.mpe import BatchedMPEVecEnv  # noqa: E402
 from benchmarks.throughput import raw_steps_per_s, time_to_return  # noqa: E402
 

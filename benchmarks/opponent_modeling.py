@@ -26,6 +26,7 @@ import torch
 
 from algorithms import make
 from algorithms.core.vec_env import make_vec_env
+from algorithms.single_agent import play_learner
 
 SCRIPTED = "algorithms.envs.scripted"
 SETTINGS = {  # name: (env, kwargs, opponents, budgets, PPO overrides for both learners)
@@ -47,15 +48,8 @@ def train(algo: str, env: str, kwargs: dict, opponents: str, steps: int, seed: i
 
 def evaluate(learner, env: str, kwargs: dict, episodes: int, seed: int = 123) -> tuple[float, float]:
     """Greedy play: (win rate, mean return) of the learner over `episodes` matches."""
-    envs = make_vec_env(env, kwargs, num_envs=16)
-    step, results = envs.reset(seed=seed), []
-    while len(results) < episodes:
-        actions, _ = learner.act(step, None, deterministic=True)
-        step = envs.step(actions)
-        results += [r for _, r, _ in step.finished]
-    returns = np.stack(results[:episodes])
-    mine, others = returns[:, learner.learner], np.delete(returns, learner.learner, axis=1).max(axis=1)
-    return float((mine > others).mean()), float(mine.mean())
+    result = play_learner(learner, env, kwargs, episodes, seed)
+    return result["charts/learner_win_rate"], result["charts/learner_return"]
 
 
 def main() -> None:

@@ -6,8 +6,8 @@
     python benchmarks/selfplay.py --only matrix --budget 16000
 
 Tic-tac-toe: win / draw / loss of the greedy policy against uniformly random legal moves every --eval-every
-steps, half the games first (player_1), half second (player_2), beside the exact best possible rates. For reference, random against random wins
-about 58% / 29% of games as first / second player. Matrix games: exploitability (NashConv / 2, payoff units)
+steps, half the games first (player_1), half second (player_2), beside the exact best possible rates. For
+reference, random against random wins about 58% / 29% of games as first / second player. Matrix games: exploitability (NashConv / 2, payoff units)
 of the pool average (fictitious-play style, uniform opponent sampling), of the meta-Nash weighted pool
 (PSRO, opponent_sampling=nash, its own learning rate and entropy) and of naive self-play's last iterate
 (opponent_sampling=latest), same budget and seed.
@@ -35,11 +35,17 @@ MATRIX_CONFIG = {"rollout_steps": 8, "pool_size": 100, "snapshot_every": 2, "lr"
 PSRO_CONFIG = {**MATRIX_CONFIG, "lr": 1e-3, "entropy_coef": 0.05, "opponent_sampling": "nash"}
 
 
-def train(env: str, budget: int, seed: int, num_envs: int, overrides: dict):
+def build(env: str, seed: int, num_envs: int, overrides: dict):
+    """A seeded self_play learner on `num_envs` copies of `env`, ready to learn."""
     seed_everything(seed)
     envs = make_vec_env(env, {}, num_envs)
     algo = make("self_play", envs, **overrides)
     algo.begin(envs.reset(seed=seed))
+    return algo
+
+
+def train(env: str, budget: int, seed: int, num_envs: int, overrides: dict):
+    algo = build(env, seed, num_envs, overrides)
     last: dict = {}
     algo.learn(budget, lambda a, m: last.update(m))
     return algo, last
@@ -68,16 +74,13 @@ def best_against_random() -> dict[str, tuple[float, float]]:
 
 def tictactoe(budget: int, seeds: list[int], overrides: dict, games: int, eval_every: int, num_envs: int) -> None:
     best = best_against_random()
-    print(f"tic-tac-toe, {num_envs} copies, up to {budget:,} env steps, config {overrides or 'defaults'}; every {eval_every:,} steps "
-          f"{games} greedy games against uniformly random legal moves, half in each seat")
+    print(f"tic-tac-toe, {num_envs} copies, up to {budget:,} env steps, config {overrides or 'defaults'}; "
+          f"every {eval_every:,} steps {games} greedy games against uniformly random legal moves, half in each seat")
     print(f"best possible (exact): first {best['first'][0]:.3f} win / {best['first'][1]:.3f} loss, "
           f"second {best['second'][0]:.3f} / {best['second'][1]:.3f}")
     print("seed    steps  win   draw  loss | first: win loss | second: win loss | train s")
     for seed in seeds:
-        seed_everything(seed)
-        envs = make_vec_env(TICTACTOE, {}, num_envs)
-        algo = make("self_play", envs, **overrides)
-        algo.begin(envs.reset(seed=seed))
+        algo = build(TICTACTOE, seed, num_envs, overrides)
         seconds = 0.0
         for steps in range(eval_every, budget + 1, eval_every):
             start = time.perf_counter()

@@ -15,6 +15,7 @@ from advisor.cli import app
 from advisor.errors import AdvisorError
 from algorithms import make
 from algorithms.core.run import RunSpec, Trainer
+from algorithms.single_agent import play_learner
 from algorithms.core.vec_env import make_vec_env
 
 RPS, TTT = "pettingzoo.classic:rps_v2", "pettingzoo.classic:tictactoe_v3"
@@ -34,15 +35,7 @@ def trained(algo, env, steps, seed=0, **overrides):
 
 def win_rate(algo, env, episodes=64, seed=123) -> float:
     """The learner's share of won games (its return above every other agent's), greedy actions."""
-    envs = make_vec_env(env, {}, num_envs=16)
-    step, results = envs.reset(seed=seed), []
-    while len(results) < episodes:
-        actions, _ = algo.act(step, None, deterministic=True)
-        step = envs.step(actions)
-        results += [r for _, r, _ in step.finished]
-    returns = np.stack(results[:episodes])
-    mine, others = returns[:, algo.learner], np.delete(returns, algo.learner, axis=1)
-    return float((mine > others.max(axis=1)).mean())
+    return play_learner(algo, env, {}, episodes, seed)["charts/learner_win_rate"]
 
 
 def test_learns_to_beat_a_random_tictactoe_opponent():
