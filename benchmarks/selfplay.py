@@ -5,9 +5,10 @@
         --set random_prob=0.5 --set lr=1e-3 --set gae_lambda=0.8     # the anchored run in the README
     python benchmarks/selfplay.py --only matrix --budget 16000
 
-Tic-tac-toe: win / draw / loss of the greedy policy against uniformly random legal moves every --eval-every
-steps, half the games first (player_1), half second (player_2), beside the exact best possible rates. For
-reference, random against random wins about 58% / 29% of games as first / second player. Matrix games: exploitability (NashConv / 2, payoff units)
+Tic-tac-toe: every --eval-every steps, the greedy policy's exact win and loss probabilities against uniformly
+random legal moves as first (player_1) and as second (player_2) player (the whole game tree walked:
+`exact_vs_random`, no sampling error), beside the exact best possible rates. For reference, random against
+random wins about 58% / 29% as first / second player. Matrix games: exploitability (NashConv / 2, payoff units)
 of the pool average (fictitious-play style, uniform opponent sampling), of the meta-Nash weighted pool
 (PSRO, opponent_sampling=nash, its own learning rate and entropy) and of naive self-play's last iterate
 (opponent_sampling=latest), same budget and seed.
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
 from algorithms.base import parse_set_options  # noqa: E402
-from algorithms.core.competitive_eval import play, random_opponent  # noqa: E402
+from algorithms.core.competitive_eval import exact_vs_random  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
 from algorithms.core.vec_env import make_vec_env  # noqa: E402
 
@@ -72,13 +73,13 @@ def best_against_random() -> dict[str, tuple[float, float]]:
     return {"first": value("." * 9, "X", "X"), "second": value("." * 9, "X", "O")}
 
 
-def tictactoe(budget: int, seeds: list[int], overrides: dict, games: int, eval_every: int, num_envs: int) -> None:
+def tictactoe(budget: int, seeds: list[int], overrides: dict, eval_every: int, num_envs: int) -> None:
     best = best_against_random()
     print(f"tic-tac-toe, {num_envs} copies, up to {budget:,} env steps, config {overrides or 'defaults'}; "
-          f"every {eval_every:,} steps {games} greedy games against uniformly random legal moves, half in each seat")
+          f"every {eval_every:,} steps the greedy policy's exact rates against uniformly random legal moves")
     print(f"best possible (exact): first {best['first'][0]:.3f} win / {best['first'][1]:.3f} loss, "
           f"second {best['second'][0]:.3f} / {best['second'][1]:.3f}")
-    print("seed    steps  win   draw  loss | first: win loss | second: win loss | train s")
+    print("seed    steps | first: win  loss | second: win  loss | train s")
     for seed in seeds:
         algo = build(TICTACTOE, seed, num_envs, overrides)
         seconds = 0.0
@@ -86,11 +87,9 @@ def tictactoe(budget: int, seeds: list[int], overrides: dict, games: int, eval_e
             start = time.perf_counter()
             algo.learn(steps)
             seconds += time.perf_counter() - start
-            r = play(algo, TICTACTOE, {}, random_opponent(algo.info, seed + 1), games, deterministic=True, seed=seed + 1)
-            first, second = r["by_seat"]["player_1"], r["by_seat"]["player_2"]
-            print(f"{seed:>4} {steps:>8,}  {r['win']:.3f} {r['draw']:.3f} {r['loss']:.3f} | {first['win']:.3f} "
-                  f"{first['loss']:.3f}       | {second['win']:.3f} {second['loss']:.3f}        | {seconds:.0f}",
-                  flush=True)
+            first, second = exact_vs_random(algo, TICTACTOE).values()
+            print(f"{seed:>4} {steps:>8,} |      {first['win']:.3f} {first['loss']:.3f} |       {second['win']:.3f} "
+                  f"{second['loss']:.3f} | {seconds:.0f}", flush=True)
 
 
 def matrix(budget: int, seeds: list[int]) -> None:
@@ -111,15 +110,13 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="env steps (default: 150000 tic-tac-toe, 16000 biased RPS)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", action="append", default=[], help="tic-tac-toe config override KEY=VALUE")
-    parser.add_argument("--games", type=int, default=400, help="tic-tac-toe evaluation games (half per seat)")
     parser.add_argument("--eval-every", type=int, default=100_000, help="tic-tac-toe env steps between evaluations")
     parser.add_argument("--num-envs", type=int, default=8, help="tic-tac-toe env copies")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.only in (None, "tictactoe"):
-        tictactoe(args.budget or 200_000, seeds, parse_set_options(args.set), args.games, args.eval_every,
-                  args.num_envs)
+        tictactoe(args.budget or 200_000, seeds, parse_set_options(args.set), args.eval_every, args.num_envs)
     if args.only in (None, "matrix"):
         matrix(args.budget or 16_000, seeds)
 

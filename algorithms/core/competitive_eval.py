@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from advisor.errors import AdvisorError
 from algorithms.core.env_factory import make_env
 from algorithms.core.game_theory import exploitability_zero_sum
 from algorithms.core.vec_env import EnvInfo, Step, make_vec_env
@@ -163,6 +164,53 @@ def play(algo: Any, env_id: str, env_kwargs: dict | None, opponent: Opponent, ep
         return {"episodes": total, **{o: float(c[i] / max(total, 1)) for i, o in enumerate(OUTCOMES)}}
 
     return {**rates(counts.sum(0)), "by_seat": {agents[s]: rates(counts[s]) for s in (0, 1)}}
+
+
+@torch.no_grad()
+def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_positions: int = 100_000
+                    ) -> dict[str, dict[str, float]]:
+    """Exact win / draw / loss probabilities of `algo`'s greedy policy against uniformly random legal moves,
+    per seat (keyed by agent name), by walking the whole game tree: the policy's move at its own turns, every
+    legal reply weighted equally at the opponent's. No sampling error, so two checkpoints compare exactly.
+    For small deterministic turn-based games whose copies can be snapshotted (tic-tac-toe: about 2,000
+    positions); refused once a walk passes `max_positions`."""
+    envs = make_vec_env(env_id, env_kwargs, num_envs=1)
+    if not envs.info.turn_based or getattr(envs, "snapshot", lambda: None)() is None:
+        raise AdvisorError("not-enumerable", f"'{env_id}' is not a turn-based game whose positions can be saved",
+                           "use play() (sampled games) instead")
+    visited = 0
+
+    def outcome(step: Step, seat: int) -> np.ndarray:  # [win, draw, loss] probabilities from this position
+        nonlocal visited
+        visited += 1
+        if visited > max_positions:
+            raise AdvisorError("not-enumerable", f"'{env_id}' has more than {max_positions:,} positions against "
+                               "random play: too many to walk exactly", "use play() (sampled games) instead")
+        mover = int(np.argmax(step.active[0]))
+        if mover == seat:
+            actions, _ = algo.act(step, algo.initial_memory(1), True)
+            moves = [np.asarray(actions)[0, seat]]
+        else:
+            moves = np.nonzero(step.action_mask[0, mover])[0]
+        saved, total = envs.snapshot(), np.zeros(3)
+        for move in moves:
+            envs.restore(saved)
+            actions = np.zeros((1, envs.info.n_agents), np.int64)
+            actions[0, mover] = move
+            child = envs.step(actions)
+            if child.finished:
+                r = child.finished[0][1][seat]
+                total[0 if r > 0 else 1 if r == 0 else 2] += 1.0
+            else:
+                total += outcome(child, seat)
+        return total / len(moves)
+
+    report = {}
+    for seat, agent in enumerate(envs.info.agents[:2]):
+        win, draw, loss = outcome(envs.reset(seed=0), seat)
+        report[agent] = {"win": float(win), "draw": float(draw), "loss": float(loss)}
+    envs.close()
+    return report
 
 
 def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes: int, deterministic: bool,
