@@ -79,12 +79,12 @@ def _inspect(env: Any, env_id: str, seed: int, budget: RolloutBudget) -> Inspect
     facts["turn_based"] = turn_based
     evidence["turn_based"] = {"value": turn_based, "reason": reason}
 
-    tabular, reason = _tabular(env, agents)
-    facts["tabular"] = tabular
-    evidence["tabular"] = {"value": tabular, "reason": reason}
-
     masks_in_obs = any(_has_mask_key(env.observation_space(a)) for a in agents)
     rewards, masks_in_info = _rollout(env, agents, parallel, seed, budget)
+
+    tabular, reason = _tabular(env, agents, rewards.pop("one_hot"), rewards["steps"])
+    facts["tabular"] = tabular
+    evidence["tabular"] = {"value": tabular, "reason": reason}
     where = ["observation['action_mask']"] * masks_in_obs + ["info['action_mask']"] * masks_in_info
     evidence["action_masks"] = {"present": bool(where), "where": where}
 
@@ -121,17 +121,25 @@ def _turn_based(env: Any, parallel: bool) -> tuple[bool, str]:
     return True, "AEC API: agents act one at a time (agent_iter), and the game is not parallelizable"
 
 
-def _tabular(env: Any, agents: list[str]) -> tuple[bool, str]:
-    sizes = []
+def _tabular(env: Any, agents: list[str], one_hot: dict[str, bool], steps: int) -> tuple[bool, str]:
+    """Small discrete observations: Discrete / MultiDiscrete spaces, or a Box whose every observation in
+    the random rollout was one-hot (a discrete state in disguise, as in the grid games)."""
+    sizes, encoded = [], False
     for agent in agents:
         space = env.observation_space(agent)
         if isinstance(space, spaces.Discrete):
             sizes.append(int(space.n))
         elif isinstance(space, spaces.MultiDiscrete):
             sizes.append(int(np.prod(space.nvec)))
+        elif isinstance(space, spaces.Box) and len(space.shape) == 1 and one_hot.get(agent, False):
+            sizes.append(int(space.shape[0]))
+            encoded = True
         else:
             return False, f"{agent} observes {type(space).__name__} (not a small discrete set)"
     if max(sizes) <= TABULAR_MAX_STATES:
+        if encoded:
+            return True, (f"one-hot observations (every one seen in {steps} steps of random play) with at most "
+                          f"{max(sizes)} state{'s' if max(sizes) > 1 else ''} per agent")
         return True, f"discrete observations with at most {max(sizes)} values per agent"
     return False, f"up to {max(sizes)} observation values per agent (more than {TABULAR_MAX_STATES})"
 
@@ -166,6 +174,11 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
     """Random play until the budget is spent and every agent's reward has varied (or time runs out)."""
     rng = np.random.default_rng(seed)
     rows: list[list[float]] = []
+    one_hot = {agent: True for agent in agents}  # has every observation of this agent been one-hot?
+
+    def seen(agent: str, observation: Any) -> None:
+        x = np.asarray(observation) if not isinstance(observation, dict) else np.zeros(0)
+        one_hot[agent] = one_hot[agent] and x.ndim == 1 and bool(np.all((x == 0) | (x == 1))) and x.sum() == 1
     start = time.perf_counter()
     episodes, masks_in_info = 0, False
 
@@ -183,6 +196,7 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
             while env.agents and not done():
                 actions = {}
                 for agent in env.agents:
+                    seen(agent, obs.get(agent))
                     mask, from_info = _mask(obs.get(agent), infos.get(agent))
                     masks_in_info |= from_info
                     actions[agent] = _sample(env.action_space(agent), mask, rng)
@@ -195,6 +209,7 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
                 if terminated or truncated:
                     env.step(None)  # finished agents must be stepped with None; no new rewards
                     continue
+                seen(agent, obs)
                 mask, from_info = _mask(obs, info)
                 masks_in_info |= from_info
                 env.step(_sample(env.action_space(agent), mask, rng))
@@ -202,7 +217,7 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
                 if done():
                     break
     matrix = np.asarray(rows, dtype=np.float64).reshape(-1, len(agents))
-    return {"matrix": matrix, "steps": len(rows), "episodes": episodes,
+    return {"matrix": matrix, "steps": len(rows), "episodes": episodes, "one_hot": one_hot,
             "seconds": round(time.perf_counter() - start, 3)}, masks_in_info
 
 

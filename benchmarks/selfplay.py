@@ -32,6 +32,7 @@ from algorithms.core.seeding import seed_everything  # noqa: E402
 from algorithms.core.vec_env import make_vec_env  # noqa: E402
 
 TICTACTOE = "pettingzoo.classic:tictactoe_v3"
+BAR_WIN, BAR_LOSS = 0.90, 0.02  # the tic-tac-toe bar against random play, in each seat
 MATRIX_CONFIG = {"rollout_steps": 8, "pool_size": 100, "snapshot_every": 2, "lr": 1e-4, "entropy_coef": 0.01}
 PSRO_CONFIG = {**MATRIX_CONFIG, "lr": 1e-3, "entropy_coef": 0.05, "opponent_sampling": "nash"}
 
@@ -82,7 +83,7 @@ def tictactoe(budget: int, seeds: list[int], overrides: dict, eval_every: int, n
     print("seed    steps | first: win  loss | second: win  loss | train s")
     for seed in seeds:
         algo = build(TICTACTOE, seed, num_envs, overrides)
-        seconds = 0.0
+        seconds, held_from = 0.0, None
         for steps in range(eval_every, budget + 1, eval_every):
             start = time.perf_counter()
             algo.learn(steps)
@@ -90,6 +91,11 @@ def tictactoe(budget: int, seeds: list[int], overrides: dict, eval_every: int, n
             first, second = exact_vs_random(algo, TICTACTOE).values()
             print(f"{seed:>4} {steps:>8,} |      {first['win']:.3f} {first['loss']:.3f} |       {second['win']:.3f} "
                   f"{second['loss']:.3f} | {seconds:.0f}", flush=True)
+            meets = all(seat["win"] >= BAR_WIN and seat["loss"] <= BAR_LOSS for seat in (first, second))
+            held_from = (held_from or steps) if meets else None
+        print(f"seed {seed}: the bar (both seats >= {BAR_WIN:.0%} wins, <= {BAR_LOSS:.0%} losses) "
+              + (f"met at every evaluation from {held_from:,} steps to the end" if held_from else
+                 "not met at the last evaluation"), flush=True)
 
 
 def matrix(budget: int, seeds: list[int]) -> None:

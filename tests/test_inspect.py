@@ -64,6 +64,16 @@ def test_rps_is_competitive_zero_sum_and_simultaneous():
     assert facts["tabular"] is True  # Discrete(4) observations
 
 
+def test_one_hot_box_observations_count_as_tabular():
+    """The grid games observe their 81 joint positions one-hot in a Box: a table in disguise (Nash-Q's
+    home), while simple_spread's Box of positions and velocities is not."""
+    result = inspect_env("grid:game2")
+    assert result.facts["tabular"] is True, result.evidence["tabular"]
+    assert "one-hot" in result.evidence["tabular"]["reason"] and "81 states" in result.evidence["tabular"]["reason"]
+    assert "one_hot" not in result.evidence["rewards"]
+    assert inspect_env("mpe2:simple_spread_v3").facts["tabular"] is False
+
+
 def test_tictactoe_is_turn_based_with_action_masks():
     result = inspect_env("pettingzoo.classic:tictactoe_v3")
     assert result.facts["turn_based"] is True and result.evidence["api"] == "aec"
