@@ -299,6 +299,15 @@ def test_cli_trains_evaluates_and_resumes_exactly(tmp_path):
     assert data["vs_pool"] and all({"win", "draw", "loss", "rating"} <= set(r) for r in data["vs_pool"].values())
     table = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2"])
     assert table.exit_code == 0 and "random" in table.output and "pool #0" in table.output, table.output
+    exact = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2", "--exact", "--json"])
+    assert exact.exit_code == 0, exact.output
+    rates = json.loads(exact.output)["exact_vs_random"]
+    assert set(rates) == {"player_1", "player_2"}
+    assert all(sum(r.values()) == pytest.approx(1.0) for r in rates.values()), rates
+    shown = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2", "--exact"])
+    assert shown.exit_code == 0 and "exact against random play" in shown.output, shown.output
+    stochastic = runner.invoke(app, ["eval", str(tmp_path / "split"), "--exact", "--stochastic"])
+    assert stochastic.exit_code != 0 and "greedy" in stochastic.output and "Traceback" not in stochastic.output
 
 
 def test_eval_reports_exploitability_of_matrix_games(tmp_path):
@@ -308,6 +317,8 @@ def test_eval_reports_exploitability_of_matrix_games(tmp_path):
     data = json.loads(runner.invoke(app, ["eval", str(run), "--episodes", "4", "--json"]).output)["competitive"]
     assert set(data["exploitability"]) == {"policy", "pool_average"}
     assert 0.0 <= data["exploitability"]["pool_average"] <= 50.0
+    refused = runner.invoke(app, ["eval", str(run), "--exact"])  # a simultaneous game: no tree to walk
+    assert refused.exit_code != 0 and "turn-based" in refused.output and "Traceback" not in refused.output
 
 
 def test_progress_line_shows_the_learners_rating(tmp_path):

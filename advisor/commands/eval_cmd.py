@@ -1,7 +1,9 @@
 """`marl eval RUN_DIR`: per-agent returns of a trained policy, optionally rendered to a GIF.
 
 Competitive runs (self_play, or any algorithm on a zero-sum matrix game) also get win/draw/loss against
-random play and against each pool member, from both seats, and the exact exploitability of matrix games."""
+random play and against each pool member, from both seats, and the exact exploitability of matrix games.
+`--exact` walks the whole game tree of a small turn-based game (tic-tac-toe) for the greedy policy's exact
+win / draw / loss against random play in each seat."""
 from __future__ import annotations
 
 import json
@@ -12,7 +14,8 @@ import typer
 from rich.table import Table
 
 from advisor.console import console, handles_errors
-from algorithms.core.competitive_eval import competitive_report, zero_sum_payoff
+from advisor.errors import AdvisorError
+from algorithms.core.competitive_eval import competitive_report, exact_vs_random, zero_sum_payoff
 from algorithms.core.evaluate import evaluate as run_evaluation
 from algorithms.core.evaluate import render_gif
 from algorithms.core.run import load_for_eval
@@ -29,10 +32,17 @@ def evaluate(
     messages: Optional[Path] = typer.Option(None, "--messages",
                                             help="CommNet runs: write every step's messages to this .npz and "
                                                  "report how much they vary with the hidden information."),
+    exact: bool = typer.Option(False, "--exact",
+                               help="Small turn-based games (tic-tac-toe): the greedy policy's exact win/draw/loss "
+                                    "against random play in each seat, from the whole game tree (no sampling error)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Evaluate the latest checkpoint of RUN_DIR: mean and std of each agent's episode return."""
+    if exact and not deterministic:
+        raise AdvisorError("bad-option", "--exact evaluates the greedy policy; drop --stochastic")
     spec, algo = load_for_eval(run_dir, device)
+    if exact:  # first: a game too big to walk is refused before the slower sampled evaluation
+        exact_rates = exact_vs_random(algo, spec.env, spec.env_kwargs)
     result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
     if messages is not None:
@@ -40,6 +50,8 @@ def evaluate(
         result["messages"] = dump_messages(algo, spec.env, spec.env_kwargs, episodes, seed, messages)
     if spec.algo == "self_play" or zero_sum_payoff(spec.env, spec.env_kwargs) is not None:
         result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
+    if exact:
+        result["exact_vs_random"] = exact_rates
     if render is not None:
         result["render"] = {"path": str(render),
                             "frames": render_gif(algo, spec.env, spec.env_kwargs, render, deterministic, seed)}
@@ -58,6 +70,9 @@ def evaluate(
     console.print(table)
     if "competitive" in result:
         console.print(_competitive_table(result["competitive"]))
+    if exact:
+        console.print("exact against random play (whole game tree): " + "; ".join(
+            f"{agent} win {r['win']:.3f} draw {r['draw']:.3f} loss {r['loss']:.3f}" for agent, r in exact_rates.items()))
     if render is not None:
         console.print(f"wrote {result['render']['frames']} frames to {render}")
     if messages is not None:

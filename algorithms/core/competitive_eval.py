@@ -172,8 +172,8 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
     """Exact win / draw / loss probabilities of `algo`'s greedy policy against uniformly random legal moves,
     per seat (keyed by agent name), by walking the whole game tree: the policy's move at its own turns, every
     legal reply weighted equally at the opponent's. No sampling error, so two checkpoints compare exactly.
-    For small deterministic turn-based games whose copies can be snapshotted (tic-tac-toe: about 2,000
-    positions); refused once a walk passes `max_positions`."""
+    For small deterministic turn-based games whose copies can be snapshotted (tic-tac-toe: a few
+    thousand positions, seconds); refused once a walk passes `max_positions`."""
     envs = make_vec_env(env_id, env_kwargs, num_envs=1)
     if not envs.info.turn_based or getattr(envs, "snapshot", lambda: None)() is None:
         raise AdvisorError("not-enumerable", f"'{env_id}' is not a turn-based game whose positions can be saved",
