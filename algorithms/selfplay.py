@@ -55,7 +55,9 @@ class SelfPlayConfig(IPPOConfig):
     needs_state = False
 
     rollout_steps: int = 64
-    """Steps collected from every env copy before each update (both seats' turns count as steps)."""
+    """Steps collected from every env copy before each update (both seats' turns count as steps). Bigger
+    rollouts give steadier updates: tic-tac-toe holds its bar against random play with 256, not with 64
+    (README, self-play)."""
     lr: float = 3e-4
     """Actor learning rate (Adam)."""
     critic_lr: float = 1e-3

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from advisor.console import console, handles_errors
 from advisor.errors import AdvisorError
-from algorithms.core.competitive_eval import competitive_report, exact_vs_random, zero_sum_payoff
+from algorithms.core.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
 from algorithms.core.evaluate import evaluate as run_evaluation
 from algorithms.core.evaluate import render_gif
 from algorithms.core.run import load_for_eval
@@ -35,6 +35,9 @@ def evaluate(
     exact: bool = typer.Option(False, "--exact",
                                help="Small turn-based games (tic-tac-toe): the greedy policy's exact win/draw/loss "
                                     "against random play in each seat, from the whole game tree (no sampling error)."),
+    pool_members: Optional[int] = typer.Option(None, "--pool-members", min=0,
+                                               help="Self-play runs: play only the N most recent pool members "
+                                                    "(default: every member, up to pool_size)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Evaluate the latest checkpoint of RUN_DIR: mean and std of each agent's episode return."""
@@ -48,8 +51,9 @@ def evaluate(
     if messages is not None:
         from algorithms.commnet import dump_messages
         result["messages"] = dump_messages(algo, spec.env, spec.env_kwargs, episodes, seed, messages)
-    if spec.algo == "self_play" or zero_sum_payoff(spec.env, spec.env_kwargs) is not None:
-        result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
+    if is_competitive_run(spec.algo, spec.env, spec.env_kwargs):
+        result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed,
+                                                   pool_members)
     if exact:
         result["exact_vs_random"] = exact_rates
     if render is not None:

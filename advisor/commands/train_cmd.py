@@ -72,8 +72,13 @@ def train(
         trainer = Trainer.create(spec, run_dir)
         console.print(f"training [bold]{algo}[/] on {env} -> {run_dir}")
     result = _train_with_progress(trainer)
-    console.print(f"done: {result['env_steps']:,} steps, evaluation return per agent "
-                  f"{result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes")
+    if "vs_random" in result:  # zero-sum: the return against itself is always 0
+        r = result["vs_random"]
+        console.print(f"done: {result['env_steps']:,} steps; against random play ({r['episodes']} games, both "
+                      f"seats) win {r['win']:.0%}, draw {r['draw']:.0%}, loss {r['loss']:.0%}")
+    else:
+        console.print(f"done: {result['env_steps']:,} steps, evaluation return per agent "
+                      f"{result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes")
     console.print(f"run directory: {run_dir}  (marl eval {run_dir})")
 
 

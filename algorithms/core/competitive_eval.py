@@ -213,13 +213,20 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
     return report
 
 
+def is_competitive_run(algo_name: str, env_id: str, env_kwargs: dict | None) -> bool:
+    """Whether a run's evaluation should report win/draw/loss: self-play runs and any zero-sum matrix game."""
+    return algo_name == "self_play" or zero_sum_payoff(env_id, env_kwargs) is not None
+
+
 def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes: int, deterministic: bool,
-                       seed: int) -> dict[str, Any]:
-    """Win/draw/loss against random play and against every pool member (self-play runs), and the exact
-    exploitability for zero-sum matrix games."""
+                       seed: int, pool_members: int | None = None) -> dict[str, Any]:
+    """Win/draw/loss against random play and against every pool member (self-play runs; only the
+    `pool_members` most recent if given), and the exact exploitability for zero-sum matrix games."""
     report: dict[str, Any] = {"vs_random": play(algo, env_id, env_kwargs, random_opponent(algo.info, seed), episodes,
                                                 deterministic, seed)}
-    pool = getattr(algo, "pool", None) or []
+    pool = list(getattr(algo, "pool", None) or [])
+    if pool_members is not None:
+        pool = pool[len(pool) - pool_members:] if pool_members else []
     report["vs_pool"] = {str(mid): {"rating": float(algo.members[mid].rating),
                                     **play(algo, env_id, env_kwargs, algo.member_policy(mid), episodes,
                                            deterministic, seed)} for mid in pool}

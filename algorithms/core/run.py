@@ -26,6 +26,7 @@ from advisor.errors import AdvisorError
 from algorithms import ALGORITHMS, get_entry, make_config
 from algorithms.base import Algorithm, check_env_supported, config_to_dict
 from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from algorithms.core.competitive_eval import is_competitive_run, play, random_opponent
 from algorithms.core.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
@@ -165,6 +166,11 @@ class Trainer:
         elapsed = time.perf_counter() - start
         result = evaluate(self.algo, self.spec.env, self.spec.env_kwargs, self.spec.eval_episodes,
                           deterministic=True, seed=self.spec.seed + 10_000)
+        if is_competitive_run(self.spec.algo, self.spec.env, self.spec.env_kwargs):
+            # Against itself a zero-sum policy always scores 0: random play says how strong it is.
+            result["vs_random"] = play(self.algo, self.spec.env, self.spec.env_kwargs,
+                                       random_opponent(self.algo.info, self.spec.seed + 10_000),
+                                       self.spec.eval_episodes, deterministic=True, seed=self.spec.seed + 10_000)
         result.update({"env_steps": self.algo.env_steps, "train_seconds_this_session": elapsed,
                        "train_steps_per_s": (self.algo.env_steps - start_steps) / max(elapsed, 1e-9)})
         atomic_write_bytes(self.run_dir / "eval.json", json.dumps(result, indent=2).encode())
