@@ -305,6 +305,8 @@ def test_cli_trains_evaluates_and_resumes_exactly(tmp_path):
     recent = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2", "--pool-members", "1", "--json"])
     latest = max(int(mid) for mid in data["vs_pool"])
     assert list(json.loads(recent.output)["competitive"]["vs_pool"]) == [str(latest)], recent.output
+    more = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2", "--pool-members", "1000", "--json"])
+    assert json.loads(more.output)["competitive"]["vs_pool"].keys() == data["vs_pool"].keys()
     table = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2"])
     assert table.exit_code == 0 and "random" in table.output and "pool #0" in table.output, table.output
     exact = runner.invoke(app, ["eval", str(tmp_path / "split"), "--episodes", "2", "--exact", "--json"])

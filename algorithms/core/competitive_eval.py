@@ -174,10 +174,12 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
     legal reply weighted equally at the opponent's. No sampling error, so two checkpoints compare exactly.
     For small deterministic turn-based games whose copies can be snapshotted (tic-tac-toe: a few
     thousand positions, seconds); refused once a walk passes `max_positions`."""
+    sampled = "sampled games measure it instead (marl eval without --exact)"
     envs = make_vec_env(env_id, env_kwargs, num_envs=1)
     if not envs.info.turn_based or getattr(envs, "snapshot", lambda: None)() is None:
+        envs.close()
         raise AdvisorError("not-enumerable", f"'{env_id}' is not a turn-based game whose positions can be saved",
-                           "use play() (sampled games) instead")
+                           sampled)
     visited = 0
 
     def outcome(step: Step, seat: int) -> np.ndarray:  # [win, draw, loss] probabilities from this position
@@ -185,7 +187,7 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
         visited += 1
         if visited > max_positions:
             raise AdvisorError("not-enumerable", f"'{env_id}' has more than {max_positions:,} positions against "
-                               "random play: too many to walk exactly", "use play() (sampled games) instead")
+                               "random play: too many to walk exactly", sampled)
         mover = int(np.argmax(step.active[0]))
         if mover == seat:
             actions, _ = algo.act(step, algo.initial_memory(1), True)
@@ -206,10 +208,12 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
         return total / len(moves)
 
     report = {}
-    for seat, agent in enumerate(envs.info.agents[:2]):
-        win, draw, loss = outcome(envs.reset(seed=0), seat)
-        report[agent] = {"win": float(win), "draw": float(draw), "loss": float(loss)}
-    envs.close()
+    try:
+        for seat, agent in enumerate(envs.info.agents[:2]):
+            win, draw, loss = outcome(envs.reset(seed=0), seat)
+            report[agent] = {"win": float(win), "draw": float(draw), "loss": float(loss)}
+    finally:
+        envs.close()
     return report
 
 
@@ -226,7 +230,7 @@ def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes
                                                 deterministic, seed)}
     pool = list(getattr(algo, "pool", None) or [])
     if pool_members is not None:
-        pool = pool[len(pool) - pool_members:] if pool_members else []
+        pool = pool[max(0, len(pool) - pool_members):]
     report["vs_pool"] = {str(mid): {"rating": float(algo.members[mid].rating),
                                     **play(algo, env_id, env_kwargs, algo.member_policy(mid), episodes,
                                            deterministic, seed)} for mid in pool}
