@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from advisor.cli import app
 from advisor.errors import AdvisorError
 from algorithms import make, make_config
-from algorithms.core.competitive_eval import competitive_report, exact_vs_random
+from algorithms.core.competitive_eval import competitive_report, exact_vs_random, play, random_opponent
 from algorithms.core.seeding import seed_everything
 from algorithms.core.vec_env import make_vec_env
 from algorithms.envs.matrix_games import BIASED_RPS
@@ -187,6 +187,9 @@ class LowestLegal:
     def act(self, step, memory, deterministic):
         return step.action_mask.argmax(-1), memory
 
+    def reset_memory(self, memory, ends):
+        return memory
+
 
 def _lowest_legal_vs_random(me: str) -> tuple[float, float, float]:
     """Win / draw / loss of LowestLegal against random moves, by expectimax over board strings (cells
@@ -220,6 +223,20 @@ def test_exact_evaluation_walks_the_whole_tree():
         exact_vs_random(LowestLegal(), "matrix:rps")
     with pytest.raises(AdvisorError, match="too many"):
         exact_vs_random(LowestLegal(), "pettingzoo.classic:connect_four_v3", max_positions=1000)
+
+
+def test_sampled_games_agree_with_the_exact_rates_and_count_as_asked():
+    """play() with 2,002 games (not a multiple of its 8 copies): exactly that many, seats balanced to within
+    two games, and each seat's sampled win rate within 4 standard errors (~0.06) of exact_vs_random's."""
+    exact = exact_vs_random(LowestLegal(), TICTACTOE)
+    info = make_vec_env(TICTACTOE, {}, 1).info
+    sampled = play(LowestLegal(), TICTACTOE, {}, random_opponent(info, 3), 2002, deterministic=True, seed=3)
+    assert sampled["episodes"] == 2002
+    seats = sampled["by_seat"]
+    assert abs(seats["player_1"]["episodes"] - seats["player_2"]["episodes"]) <= 2, seats
+    for agent, rates in seats.items():
+        assert abs(rates["win"] - exact[agent]["win"]) < 0.06, (agent, rates, exact[agent])
+        assert abs(rates["loss"] - exact[agent]["loss"]) < 0.06, (agent, rates, exact[agent])
 
 
 def test_tictactoe_agent_beats_random_play_from_both_seats():

@@ -136,7 +136,9 @@ def play(algo: Any, env_id: str, env_kwargs: dict | None, opponent: Opponent, ep
     """Win/draw/loss rates of `algo` against `opponent` over `episodes` games, overall and per seat
     (keyed by agent name; in turn-based games the first agent moves first)."""
     k = min(8, max(2, episodes // 2))
-    quota = -(-episodes // k)  # games per copy; copy k plays seats k%2, 1-k%2, ... in turn
+    # Games per copy, `episodes` in all; copy c plays seats c%2, 1-c%2, ... in turn, so the seats stay
+    # balanced to within a game or two.
+    quota = episodes // k + (np.arange(k) < episodes % k)
     envs = make_vec_env(env_id, env_kwargs, num_envs=k)
     agents = envs.info.agents
     rows = np.arange(k)
@@ -145,14 +147,14 @@ def play(algo: Any, env_id: str, env_kwargs: dict | None, opponent: Opponent, ep
     torch.manual_seed(seed)  # stochastic policies and pool members sample from torch's stream
     step = envs.reset(seed=seed)
     memory = algo.initial_memory(k)
-    while played.min() < quota:
+    while (played < quota).any():
         actions, memory = algo.act(step, memory, deterministic)
         actions = np.array(actions, copy=True)
         actions[rows, 1 - seat] = np.asarray(opponent(step))[rows, 1 - seat]
         step = envs.step(actions)
         memory = algo.reset_memory(memory, step.episode_end)
         for c, returns, _ in step.finished:
-            if played[c] < quota:
+            if played[c] < quota[c]:
                 r = returns[seat[c]]
                 counts[seat[c], 0 if r > 0 else 1 if r == 0 else 2] += 1
                 played[c] += 1
