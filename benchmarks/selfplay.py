@@ -59,33 +59,42 @@ def train(env: str, budget: int, seed: int, num_envs: int, overrides: dict):
     return algo, last
 
 
-def best_against_random() -> dict[str, tuple[float, float]]:
-    """Exact (expectimax) win and loss rates of the best tic-tac-toe player against uniformly random moves,
-    maximising wins minus losses, as first (X) and as second (O) player: the ceiling for the table."""
+def against_random(me: str, choose) -> tuple[float, float, float]:
+    """Exact (win, draw, loss) of a tic-tac-toe player against uniformly random moves, by expectimax over
+    board strings. `me` is "X" (first) or "O" (second); `choose(outcomes)` is the player: given the
+    (win, draw, loss) after each of its legal moves, in cell order, it returns the one it takes. Cells are
+    numbered as the env's actions; the set of lines is the same whether they run by row or by column."""
     lines = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
 
     @functools.lru_cache(maxsize=None)
-    def value(board: str, mover: str, me: str) -> tuple[float, float]:
+    def value(board: str, mover: str) -> tuple[float, float, float]:
         for a, b, c in lines:
             if board[a] != "." and board[a] == board[b] == board[c]:
-                return (1.0, 0.0) if board[a] == me else (0.0, 1.0)
+                return (1.0, 0.0, 0.0) if board[a] == me else (0.0, 0.0, 1.0)
         free = [i for i, x in enumerate(board) if x == "."]
         if not free:
-            return 0.0, 0.0
-        after = [value(board[:i] + mover + board[i + 1:], "O" if mover == "X" else "X", me) for i in free]
+            return 0.0, 1.0, 0.0
+        after = [value(board[:i] + mover + board[i + 1:], "O" if mover == "X" else "X") for i in free]
         if mover == me:
-            return max(after, key=lambda wl: wl[0] - wl[1])
-        return sum(w for w, _ in after) / len(after), sum(loss for _, loss in after) / len(after)
+            return choose(after)
+        return tuple(sum(column) / len(after) for column in zip(*after))
 
-    return {"first": value("." * 9, "X", "X"), "second": value("." * 9, "X", "O")}
+    return value("." * 9, "X")
+
+
+def best_against_random() -> dict[str, tuple[float, float, float]]:
+    """The best player against uniformly random moves (maximising wins minus losses), as first and as
+    second player: the ceiling for the table."""
+    best = lambda outcomes: max(outcomes, key=lambda o: o[0] - o[2])  # noqa: E731
+    return {"first": against_random("X", best), "second": against_random("O", best)}
 
 
 def tictactoe(budget: int, seeds: list[int], overrides: dict, eval_every: int, num_envs: int) -> None:
     best = best_against_random()
     print(f"tic-tac-toe, {num_envs} copies, up to {budget:,} env steps, config {overrides or 'defaults'}; "
           f"every {eval_every:,} steps the greedy policy's exact rates against uniformly random legal moves")
-    print(f"best possible (exact): first {best['first'][0]:.3f} win / {best['first'][1]:.3f} loss, "
-          f"second {best['second'][0]:.3f} / {best['second'][1]:.3f}")
+    print(f"best possible (exact): first {best['first'][0]:.3f} win / {best['first'][2]:.3f} loss, "
+          f"second {best['second'][0]:.3f} / {best['second'][2]:.3f}")
     print("seed    steps | first: win  loss | second: win  loss | train s")
     for seed in seeds:
         algo = build(TICTACTOE, seed, num_envs, overrides)

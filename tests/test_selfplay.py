@@ -17,6 +17,7 @@ from algorithms.core.seeding import seed_everything
 from algorithms.core.vec_env import make_vec_env
 from algorithms.envs.matrix_games import BIASED_RPS
 from algorithms.selfplay import meta_nash
+from benchmarks.selfplay import against_random
 
 runner = CliRunner()
 TICTACTOE = "pettingzoo.classic:tictactoe_v3"
@@ -191,31 +192,12 @@ class LowestLegal:
         return memory
 
 
-def _lowest_legal_vs_random(me: str) -> tuple[float, float, float]:
-    """Win / draw / loss of LowestLegal against random moves, by expectimax over board strings (cells
-    numbered as the env's actions; the set of lines is the same whether cells run by row or by column)."""
-    lines = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
-
-    def value(board: str, mover: str) -> np.ndarray:
-        for a, b, c in lines:
-            if board[a] != "." and board[a] == board[b] == board[c]:
-                return np.array([1.0, 0, 0]) if board[a] == me else np.array([0, 0, 1.0])
-        free = [i for i, x in enumerate(board) if x == "."]
-        if not free:
-            return np.array([0, 1.0, 0])
-        moves = free[:1] if mover == me else free
-        nxt = "O" if mover == "X" else "X"
-        return np.mean([value(board[:i] + mover + board[i + 1:], nxt) for i in moves], axis=0)
-
-    return tuple(value("." * 9, "X"))
-
-
 def test_exact_evaluation_walks_the_whole_tree():
-    """exact_vs_random gives a scripted player's exact rates in each seat (checked against an independent
-    expectimax), and refuses games it cannot walk."""
+    """exact_vs_random gives a scripted player's exact rates in each seat (checked against the benchmark's
+    expectimax over board strings, which never touches the env), and refuses games it cannot walk."""
     report = exact_vs_random(LowestLegal(), TICTACTOE)
     for agent, me in (("player_1", "X"), ("player_2", "O")):
-        expected = _lowest_legal_vs_random(me)
+        expected = against_random(me, lambda outcomes: outcomes[0])  # LowestLegal: the first free cell
         got = report[agent]
         assert (got["win"], got["draw"], got["loss"]) == pytest.approx(expected, abs=1e-12), (agent, got, expected)
     assert report["player_1"]["win"] > 0.5 > report["player_2"]["win"]
