@@ -159,7 +159,22 @@ def check_registry(rs: RuleSet, registry: Mapping[str, Any]) -> list[str]:
             if actual != value:
                 problems.append(f"'{info.id}': algorithms.yaml says {name} = {_show(value)}, "
                                 f"but {config.__name__}.{name} = {_show(actual)}")
+        problems += _check_train_settings(info.id, info.train, config)
     return problems
+
+
+def _check_train_settings(algo_id: str, options: tuple[str, ...], config_cls: type) -> list[str]:
+    """Every `--set KEY=VALUE` the catalogue's train block carries must be a valid value of a config field."""
+    from algorithms.base import apply_overrides
+
+    settings = dict(o.removeprefix("--set ").split("=", 1) for o in options if o.startswith("--set "))
+    if not settings:
+        return []
+    try:
+        apply_overrides(config_cls(), settings, source=f"algorithms.yaml train.set of '{algo_id}'")
+    except AdvisorError as err:
+        return [err.message]
+    return []
 
 
 def _show(value: Any) -> str:

@@ -34,3 +34,20 @@ def handles_errors(fn: F) -> F:
             raise fail(error) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_references(result: dict) -> None:
+    """After an evaluation: the reference policies' returns over the same episodes, and a warning when the
+    trained policy does not beat random play (see algorithms.core.evaluate.beats_random)."""
+    from algorithms.core.evaluate import beats_random
+
+    refs = result.get("references")
+    if not refs:
+        return
+    names = {"random": "random play", "noop": "doing nothing"}
+    console.print("same episodes: " + ", ".join(f"{names[k]} {v['mean']:.2f}" for k, v in refs.items())
+                  + f"; this policy {result['return_mean']:.2f}", highlight=False)
+    if beats_random(result) is False:
+        err_console.print("[bold yellow]warning[/]: the policy does not beat random play on this env "
+                          "(train longer, or see `marl algorithms` and the README for settings that learn here)",
+                          highlight=False)

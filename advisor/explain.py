@@ -45,7 +45,7 @@ def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: st
     env = env_args or ENV_PLACEHOLDER
     algo = rec.algorithm
     if algo in bundled:
-        commands = [f"marl scaffold {algo} --env {env}", f"marl train {algo} --env {env}"]
+        commands = [f"marl scaffold {algo} --env {env}", _train_command(rs, algo, env)]
         return {"bundled": True, "commands": commands, "note": None}
     name = rs.algorithms[algo].name
     fallback = next((r.algorithm for r in rec.alternatives if r.algorithm in bundled), None)
@@ -53,10 +53,15 @@ def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: st
     commands = []
     if fallback:
         note += f" The best-ranked bundled alternative is {rs.algorithms[fallback].name} ({fallback})."
-        commands = [f"marl train {fallback} --env {env}"]
+        commands = [_train_command(rs, fallback, env)]
     else:
         note += " No bundled algorithm fits these answers; `marl algorithms` lists what is bundled."
     return {"bundled": False, "commands": commands, "note": note, "fallback": fallback}
+
+
+def _train_command(rs: RuleSet, algo: str, env: str) -> str:
+    """`marl train` with the settings the catalogue measured for `algo` (its `train` block)."""
+    return " ".join((f"marl train {algo} --env {env}", *rs.algorithms[algo].train))
 
 
 def recommendation_to_dict(rec: Recommendation, rs: RuleSet, bundled: set[str]) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class AlgorithmInfo:
     policy_type: str
     needs_state: bool
     requires: Condition | None = None
+    train: tuple[str, ...] = ()  # `marl train` options the advisor's next command carries (measured settings)
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,11 @@ def _parse_constraints(doc: dict[str, Any], facts: dict[str, Fact], where: Where
 def _parse_algorithms(doc: dict[str, Any], facts: dict[str, Fact], where: Where) -> dict[str, AlgorithmInfo]:
     entries = _entries(doc, "algorithms", where, ("algorithms",))
     keys = ("id", "name", "paper", "bundled", "summary", "action_spaces", "reward_settings", "policy_type",
-            "needs_state", "requires")
+            "needs_state", "requires", "train")
     out: dict[str, AlgorithmInfo] = {}
     for entry in entries:
         w = where.at("algorithm", entry["id"])
-        _check_keys(entry, keys, w, keys[:-1])
+        _check_keys(entry, keys, w, keys[:-2])
         spaces = _subset(entry["action_spaces"], ACTION_SPACES, "action_spaces", w)
         settings = _subset(entry["reward_settings"], REWARD_SETTINGS, "reward_settings", w)
         if entry["policy_type"] not in POLICY_TYPES:
@@ -269,8 +270,32 @@ def _parse_algorithms(doc: dict[str, Any], facts: dict[str, Fact], where: Where)
         requires = parse_condition(entry["requires"], facts, w) if entry.get("requires") is not None else None
         out[entry["id"]] = AlgorithmInfo(entry["id"], _text(entry, "name", w), _text(entry, "paper", w),
                                          entry["bundled"], _text(entry, "summary", w), spaces, settings,
-                                         entry["policy_type"], entry["needs_state"], requires)
+                                         entry["policy_type"], entry["needs_state"], requires,
+                                         _train_options(entry.get("train"), w))
     return out
+
+
+def _train_options(raw: Any, where: Where) -> tuple[str, ...]:
+    """A catalogue entry's `train: {steps: N, num_envs: K, set: {key: value}}` as `marl train` options.
+    The keys in `set` are checked against the algorithm's config by `marl rules check`."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise where.error("'train' must be a mapping of steps, num_envs and set")
+    _check_keys(raw, ("steps", "num_envs", "set"), where, ())
+    options: list[str] = []
+    for key, flag in (("steps", "--steps"), ("num_envs", "--num-envs")):
+        if key in raw:
+            if not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] < 1:
+                raise where.error(f"train.{key} must be a positive integer, got {raw[key]!r}")
+            options.append(f"{flag} {raw[key]}")
+    settings = raw.get("set") or {}
+    if not isinstance(settings, dict):
+        raise where.error("train.set must be a mapping of config field to value")
+    for key, value in settings.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        options.append(f"--set {key}={text}")
+    return tuple(options)
 
 
 def _subset(raw: Any, allowed: tuple[str, ...], key: str, where: Where) -> frozenset[str]:

@@ -24,6 +24,9 @@ class AlgorithmConfig:
     reward_settings: ClassVar[frozenset[str]] = frozenset()  # "cooperative", "competitive", "mixed"
     policy_type: ClassVar[str] = "on-policy"                 # or "off-policy"
     needs_state: ClassVar[bool] = False                      # uses a global state during training
+    # Env copies `marl train` steps together when --num-envs is not given: (on a native batched backend such
+    # as `batched:`, on PettingZoo copies). Chosen by measurement (docs/defaults.md).
+    default_num_envs: ClassVar[tuple[int, int]] = (8, 8)
 
     def validate(self) -> None:
         """Raise AdvisorError('bad-config-value', ...) for values that cannot work."""

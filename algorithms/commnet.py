@@ -28,19 +28,23 @@ from torch import nn
 
 from advisor.errors import AdvisorError
 from algorithms.core.networks import AgentLinear, Torso
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv, make_vec_env
 from algorithms.mappo import MAPPO, MAPPOConfig
 
 
 @dataclass
 class CommNetConfig(MAPPOConfig):
-    """CommNet on MAPPO's PPO machinery; every PPO field keeps MAPPO's default and meaning."""
+    """CommNet on MAPPO's PPO machinery; every PPO field keeps MAPPO's default and meaning unless set here."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative"})
     policy_type = "on-policy"
     needs_state = False
 
+    rollout_steps: int = 50
+    """Steps collected from every env copy before each update (kept from before MAPPO's batch_steps default:
+    the CommNet figures in the README were measured with it)."""
     comm_steps: int = 2
     """Communication rounds per env step (the paper: 2); 0 removes the channel (the ablation: IPPO)."""
     centralised_critic: bool = False
@@ -119,7 +123,7 @@ class CommNet(MAPPO):
     def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs [K, N, obs_dim + 1]: the alive flag rides along as the last column, through the rollout buffer."""
         obs, state, mask = super()._tensors(step)
-        alive = torch.as_tensor(step.alive, device=self.device, dtype=obs.dtype).unsqueeze(-1)
+        alive = to_tensor(step.alive, self.device, obs.dtype).unsqueeze(-1)
         return torch.cat([obs, alive], dim=-1), state, mask
 
     def policy(self, obs: torch.Tensor, mask: torch.Tensor, h_actor: torch.Tensor | None = None):
@@ -198,16 +202,21 @@ def dump_messages(algo: CommNet, env_id: str, env_kwargs: dict[str, Any] | None,
                 other = obs.clone()
                 other[0, i, sl] = other[0, i, sl].roll(1)
                 moved = _policy_distance(dist, algo._dist(algo.actor.torso(algo._actor_in(other), h_in)[0], mask))
-                peers = torch.as_tensor(step.active[0]).clone()
+                peers = to_tensor(step.active[0], algo.device).clone()  # indexes `moved`, on the device
                 peers[i] = False
                 moves[i] += moved[0][peers].tolist()
             memory = (h_actor, memory[1]) if memory else None
-            rounds = lambda i: (torch.stack([r[i][0] for r in record], dim=-2) if record  # noqa: E731  [N, R, H]
-                                else torch.zeros(algo.info.n_agents, 0, algo.config.hidden_size))
+
+            def rounds(i: int) -> np.ndarray:  # [N, R, H]: what each agent sent (i=0) or heard (i=1) per round
+                if not record:  # comm_steps=0
+                    return np.zeros((algo.info.n_agents, 0, algo.config.hidden_size), np.float32)
+                return to_numpy(torch.stack([r[i][0] for r in record], dim=-2))
+
+            # Tensors come off the device here; the rest is already NumPy (or a Python int).
             for key, value in (("sent", rounds(0)), ("received", rounds(1)), ("alive", step.alive[0]),
-                               ("obs", step.obs[0]), ("action", action[0]), ("episode", done), ("t", t)):
+                               ("obs", step.obs[0]), ("action", to_numpy(action[0])), ("episode", done), ("t", t)):
                 rows[key].append(np.asarray(value))
-            step = envs.step(algo._env_actions(action).cpu().numpy())
+            step = envs.step(to_numpy(algo._env_actions(action)))
             memory = algo.reset_memory(memory, step.episode_end)
             t += 1
             if step.episode_end[0]:

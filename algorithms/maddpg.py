@@ -26,6 +26,7 @@ from advisor.errors import AdvisorError
 from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
 from algorithms.core.distributions import to_env_actions
 from algorithms.core.metrics import episode_metrics, team_returns
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
 from algorithms.core.vec_env import Step, VecEnv
 
@@ -130,7 +131,8 @@ class GroupLinear(nn.Module):
         groups = max(group_of) + 1
         self.weight = nn.Parameter(torch.empty(groups, in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(groups, out_features).uniform_(-bound, bound))
-        self.register_buffer("group", torch.as_tensor(group_of, dtype=torch.long), persistent=False)
+        # Built on the CPU: Module.to(device) moves buffers with the weights.
+        self.register_buffer("group", to_tensor(group_of, "cpu", torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [..., N, in] -> [..., N, out]
         return torch.einsum("...ni,nio->...no", x, self.weight[self.group]) + self.bias[self.group]
@@ -188,13 +190,13 @@ class MADDPG(Algorithm):
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
-        team = torch.as_tensor(self.team_of, device=device)
+        team = to_tensor(self.team_of, device)
         same = (team[:, None] == team[None, :]).float()      # [N, N]
         self.share = same / same.sum(1, keepdim=True)        # reward_i <- mean reward of i's team
         self.agent_ids = torch.eye(n, device=device)
-        self.act_low = torch.as_tensor(info.action_low, device=device)
-        self.act_high = torch.as_tensor(info.action_high, device=device)
-        self.dim_mask = torch.as_tensor(info.act_dim_mask, device=device).float()  # [N, A]
+        self.act_low = to_tensor(info.action_low, device)
+        self.act_high = to_tensor(info.action_high, device)
+        self.dim_mask = to_tensor(info.act_dim_mask, device, torch.float32)  # [N, A]
         f32, b = torch.float32, torch.bool
         obs, state = FieldSpec((n, info.obs_dim), f32), FieldSpec((info.state_dim,), f32)
         self.replay = TransitionReplay(config.buffer_size, {
@@ -231,12 +233,12 @@ class MADDPG(Algorithm):
 
     def _env_actions(self, action: torch.Tensor) -> np.ndarray:
         if self.continuous:
-            return to_env_actions(action, self.act_low, self.act_high).cpu().numpy()
-        return action.argmax(-1).cpu().numpy()
+            return to_numpy(to_env_actions(action, self.act_low, self.act_high))
+        return to_numpy(action.argmax(-1))
 
     def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        as_t = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
-        return as_t(step.obs), as_t(step.state), as_t(step.action_mask)
+        device = self.device
+        return to_tensor(step.obs, device), to_tensor(step.state, device), to_tensor(step.action_mask, device)
 
     @torch.no_grad()
     def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
@@ -260,20 +262,21 @@ class MADDPG(Algorithm):
         if self.last is None:
             self.begin(self.envs.reset())
         k, finished = self.envs.num_envs, []
+        on_device = lambda x: to_tensor(x, self.device)  # noqa: E731  torch.where needs one device
         for _ in range(math.ceil(self.config.train_every / k)):
             step = self.last
             obs, state, mask = self._tensors(step)
             action = self.to_action(self.actor_out(self.actor, obs), mask, True, self.noise_std())
             nxt = self.envs.step(self._env_actions(action))
-            end = torch.as_tensor(nxt.episode_end, device=self.device)
+            end = on_device(nxt.episode_end)
             # Copies that ended were auto-reset: their next observation is the final one. Truncation is not
             # terminal, so those rows still bootstrap from it.
-            next_obs = torch.where(end[:, None, None], torch.as_tensor(nxt.final_obs), torch.as_tensor(nxt.obs))
-            next_state = torch.where(end[:, None], torch.as_tensor(nxt.final_state), torch.as_tensor(nxt.state))
-            self.replay.add(obs=obs, state=state, mask=mask, active=torch.as_tensor(step.active),
-                            alive=torch.as_tensor(step.alive), action=action, reward=torch.as_tensor(nxt.reward),
-                            next_obs=next_obs, next_state=next_state, next_mask=torch.as_tensor(nxt.action_mask),
-                            terminated=torch.as_tensor(nxt.terminated))
+            next_obs = torch.where(end[:, None, None], on_device(nxt.final_obs), on_device(nxt.obs))
+            next_state = torch.where(end[:, None], on_device(nxt.final_state), on_device(nxt.state))
+            self.replay.add(obs=obs, state=state, mask=mask, active=on_device(step.active),
+                            alive=on_device(step.alive), action=action, reward=on_device(nxt.reward),
+                            next_obs=next_obs, next_state=next_state, next_mask=on_device(nxt.action_mask),
+                            terminated=on_device(nxt.terminated))
             self.last = nxt
             self.env_steps += k
             finished += nxt.finished

@@ -17,9 +17,10 @@ from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positi
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical, to_env_actions
 from algorithms.core.gae import compute_gae
 from algorithms.core.metrics import episode_metrics
-from algorithms.core.networks import AgentLinear, Torso
+from algorithms.core.networks import ACTIVATIONS, AgentLinear, Torso
 from algorithms.core.normalization import ValueNorm
 from algorithms.core.ppo_losses import clipped_surrogate, masked_mean, value_loss
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
 from advisor.errors import AdvisorError
 
@@ -33,8 +34,11 @@ class MAPPOConfig(AlgorithmConfig):
     policy_type = "on-policy"
     needs_state = True
 
-    rollout_steps: int = 50
-    """Steps collected from every env copy before each update (the paper: 25-step episodes x 128 copies)."""
+    rollout_steps: int = 0
+    """Steps collected from every env copy before each update; 0: enough for `batch_steps` env steps over all
+    copies, so the update schedule does not depend on the copy count (the paper: 25 steps x 128 copies)."""
+    batch_steps: int = 3200
+    """With rollout_steps 0: env steps (summed over copies) per update, rounded up to a whole step of every copy."""
     centralised_critic: bool = True
     """Critic reads the global state (env.state(), else all observations); false gives IPPO's local critic."""
     share_parameters: bool = True
@@ -45,6 +49,10 @@ class MAPPOConfig(AlgorithmConfig):
     """Width of every hidden layer (the paper: 64)."""
     layers: int = 2
     """Hidden layers in each MLP torso."""
+    activation: str = "relu"
+    """Hidden-layer activation: relu or tanh (orthogonal init gain sqrt(2) or 5/3 to match)."""
+    layer_norm: bool = False
+    """LayerNorm after every hidden layer (marlbenchmark/on-policy's MLP); the input LayerNorm is always on."""
     recurrent: bool = False
     """Add a GRU after the MLP (rMAPPO). Deviation: off by default; the paper found MLP and GRU close on MPE and MLP is faster here."""
     lr: float = 7e-4
@@ -57,6 +65,9 @@ class MAPPOConfig(AlgorithmConfig):
     """Adam epsilon."""
     gamma: float = 0.99
     """Discount factor."""
+    bootstrap_time_limit: bool = True
+    """Bootstrap from the final observation's value when an episode is cut by its time limit (truncation);
+    false treats the cut as terminal, as marlbenchmark/on-policy does on MPE."""
     gae_lambda: float = 0.95
     """GAE lambda (1: Monte-Carlo returns, 0: one-step TD)."""
     clip_eps: float = 0.2
@@ -81,13 +92,17 @@ class MAPPOConfig(AlgorithmConfig):
     """Initial log standard deviation of Gaussian actions (continuous spaces; the std is learnt per dimension)."""
 
     def validate(self) -> None:
-        require_positive(self, "rollout_steps", "hidden_size", "layers", "lr", "critic_lr", "epochs",
+        require_positive(self, "batch_steps", "hidden_size", "layers", "lr", "critic_lr", "epochs",
                          "minibatches", "clip_eps")
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        if self.lr_anneal_steps < 0:
-            raise AdvisorError("bad-config-value", f"'lr_anneal_steps' must be >= 0, got {self.lr_anneal_steps}")
+        if self.activation not in ACTIVATIONS:
+            raise AdvisorError("bad-config-value", f"'activation' must be one of {', '.join(ACTIVATIONS)}, "
+                               f"got {self.activation!r}")
+        for name in ("lr_anneal_steps", "rollout_steps"):
+            if getattr(self, name) < 0:
+                raise AdvisorError("bad-config-value", f"'{name}' must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -109,7 +124,8 @@ class Actor(nn.Module):
     def __init__(self, in_features: int, cfg: MAPPOConfig, action_dim: int, continuous: bool, n_agents: int):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
-        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent)
+        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
+                           cfg.layer_norm)
         self.head = AgentLinear(cfg.hidden_size, action_dim, per_agent, gain=0.01)  # near-uniform start
         self.log_std = nn.Parameter(torch.full((n_agents, action_dim), cfg.log_std_init)) if continuous else None
 
@@ -118,7 +134,8 @@ class Critic(nn.Module):
     def __init__(self, in_features: int, cfg: MAPPOConfig, n_agents: int):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
-        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent)
+        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
+                           cfg.layer_norm)
         self.head = AgentLinear(cfg.hidden_size, 1, per_agent, gain=1.0)
 
 
@@ -136,10 +153,12 @@ class MAPPO(Algorithm):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.adam_eps)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.adam_eps)
         self.value_norm = ValueNorm().to(device) if config.value_norm else None
-        self.agent_ids = torch.as_tensor(info.agent_ids, device=device)  # [N, N]
-        self.act_low = torch.as_tensor(info.action_low, device=device)
-        self.act_high = torch.as_tensor(info.action_high, device=device)
-        self.dim_mask = torch.as_tensor(info.act_dim_mask, device=device)
+        self.agent_ids = to_tensor(info.agent_ids, device)  # [N, N]
+        self.act_low = to_tensor(info.action_low, device)
+        self.act_high = to_tensor(info.action_high, device)
+        self.dim_mask = to_tensor(info.act_dim_mask, device)
+        # Steps per copy per rollout: fixed, or a batch of batch_steps env steps split over the copies.
+        self.rollout_steps = config.rollout_steps or -(-config.batch_steps // envs.num_envs)
         self.last: Step | None = None  # the observation the next collected step starts from
         self.memory: Any = None
         self.starts: np.ndarray | None = None  # [K, N] first step of an episode (resets recurrent state)
@@ -171,7 +190,7 @@ class MAPPO(Algorithm):
         return self._dist(features, mask), h_actor
 
     def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        as_t = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
+        as_t = lambda a: to_tensor(a, self.device)  # noqa: E731
         return as_t(step.obs), as_t(step.state), as_t(step.action_mask)
 
     # ------------------------------------------------------------------ acting
@@ -188,7 +207,7 @@ class MAPPO(Algorithm):
         dist, h_actor = self.policy(obs, mask, memory[0] if memory is not None else None)
         action = dist.mode() if deterministic else dist.sample()
         memory = (h_actor, memory[1]) if memory is not None else None
-        return self._env_actions(action).cpu().numpy(), memory
+        return to_numpy(self._env_actions(action)), memory
 
     def _env_actions(self, action: torch.Tensor) -> torch.Tensor:
         return to_env_actions(action, self.act_low, self.act_high) if self.continuous else action
@@ -196,7 +215,7 @@ class MAPPO(Algorithm):
     def reset_memory(self, memory: Any, episode_end: np.ndarray) -> Any:
         if memory is None:
             return None
-        keep = torch.as_tensor(~episode_end, device=self.device).float()[:, None, None]
+        keep = to_tensor(~episode_end, self.device, torch.float32)[:, None, None]
         return tuple(h * keep for h in memory)
 
     # ------------------------------------------------------------------ collecting a rollout
@@ -226,31 +245,31 @@ class MAPPO(Algorithm):
         buf: dict[str, list] = {k: [] for k in keys}
         h0 = self.memory
         finished: list[tuple[int, np.ndarray, int]] = []
-        for _ in range(self.config.rollout_steps):
+        for _ in range(self.rollout_steps):
             step = self.last
             obs, state, mask = self._tensors(step)
             h_actor, h_critic = self.memory if self.memory is not None else (None, None)
             dist, h_actor = self.policy(obs, mask, h_actor)
             action = dist.sample()
             value, h_critic = self._value(obs, state, h_critic)
-            nxt = self.envs.step(self._env_actions(action).cpu().numpy())
+            nxt = self.envs.step(to_numpy(self._env_actions(action)))
             end = nxt.episode_end[:, None] | nxt.terminated | nxt.truncated  # [K, N]
             next_value = torch.zeros_like(value)
-            if nxt.episode_end.any():  # bootstrap truncated episodes from their final observation
-                final_obs = torch.as_tensor(nxt.final_obs, device=self.device)
-                final_state = torch.as_tensor(nxt.final_state, device=self.device)
+            if nxt.episode_end.any() and self.config.bootstrap_time_limit:  # bootstrap from the final observation
+                final_obs = to_tensor(nxt.final_obs, self.device)
+                final_state = to_tensor(nxt.final_state, self.device)
                 next_value = self._denorm(self._value(final_obs, final_state, h_critic)[0])
             for key, val in (("obs", obs), ("state", state), ("mask", mask), ("active", step.active),
                              ("alive", step.alive), ("starts", self.starts), ("action", action),
                              ("log_prob", dist.log_prob(action)), ("value", value), ("reward", nxt.reward),
                              ("terminated", nxt.terminated), ("end", end), ("next_value", next_value)):
-                buf[key].append(torch.as_tensor(val, device=self.device))
+                buf[key].append(to_tensor(val, self.device))
             self.memory = self.reset_memory((h_actor, h_critic) if self.memory is not None else None,
                                             nxt.episode_end)
             self.starts = np.repeat(nxt.episode_end[:, None], self.info.n_agents, axis=1)
             self.last = nxt
             finished += nxt.finished
-        self.env_steps += self.config.rollout_steps * self.envs.num_envs
+        self.env_steps += self.rollout_steps * self.envs.num_envs
         self.episodes += len(finished)
         batch = {k: torch.stack(v) for k, v in buf.items()}
         obs, state, _ = self._tensors(self.last)
@@ -258,8 +277,9 @@ class MAPPO(Algorithm):
         values = self._denorm(batch["value"])
         following = torch.cat([values[1:], self._denorm(last_value)[None]])  # value of the next row
         batch["next_value"] = torch.where(batch["end"] & ~batch["terminated"], batch["next_value"], following)
+        terminal = batch["terminated"] if self.config.bootstrap_time_limit else batch["end"]
         batch["advantage"], batch["return"] = compute_gae(
-            batch["reward"], values, batch["next_value"], batch["terminated"], batch["end"],
+            batch["reward"], values, batch["next_value"], terminal, batch["end"],
             self.config.gamma, self.config.gae_lambda)
         batch["h0_actor"], batch["h0_critic"] = h0 if h0 is not None else (None, None)
         return batch, finished

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import require_positive
+from algorithms.core.tensors import to_tensor
 from algorithms.mappo import MAPPO, Actor
 from algorithms.single_agent import LearnerSeat, SingleAgent, SingleAgentConfig
 
@@ -81,7 +82,8 @@ class ModelledPPO(MAPPO):
     def __init__(self, config: OpponentModelingConfig, seat: LearnerSeat, device: torch.device):
         super().__init__(config, seat, device)
         full, seats = seat.inner.info, seat.opponents.seats
-        size_mask = torch.as_tensor(np.arange(full.action_dim)[None, :] < np.asarray(full.action_sizes)[seats][:, None])
+        real = np.arange(full.action_dim)[None, :] < np.asarray(full.action_sizes)[seats][:, None]  # [M, A]
+        size_mask = to_tensor(real, device)
         self.model = OpponentModel(full.obs_dim, config.model_hidden, size_mask).to(device)
         self.model_opt = torch.optim.Adam(self.model.parameters(), lr=config.model_lr)
         # MAPPO sized the actor for the observation alone; widen it for the M x A predicted probabilities.
@@ -105,8 +107,8 @@ class ModelledPPO(MAPPO):
 
     def _update_model(self, obs: torch.Tensor) -> dict[str, float]:  # obs [T, K, obs_dim]
         # The seat recorded, for every step of this rollout, what each opponent did and whether it moved.
-        target = torch.as_tensor(np.stack([a for a, _ in self.envs.trace]), device=self.device)   # [T, K, M]
-        acted = torch.as_tensor(np.stack([m for _, m in self.envs.trace]), device=self.device)    # [T, K, M]
+        target = to_tensor(np.stack([a for a, _ in self.envs.trace]), self.device)   # [T, K, M]
+        acted = to_tensor(np.stack([m for _, m in self.envs.trace]), self.device)    # [T, K, M]
         if not acted.any():
             return {"opponent_model/accuracy": float("nan"), "opponent_model/loss": float("nan")}
         with torch.no_grad():  # accuracy of the model that played this rollout, before it trains on it

@@ -33,10 +33,12 @@ import torch
 from advisor.errors import AdvisorError
 from algorithms.base import Algorithm, Callback, require_positive, require_two_players
 from algorithms.core import rating
-from algorithms.core.competitive_eval import matrix_exploitability, random_actions, source_payoffs, zero_sum_payoff
+from algorithms.core.competitive_eval import matrix_exploitability, source_payoffs, zero_sum_payoff
+from algorithms.core.reference_policies import random_actions
 from algorithms.core.game_theory import solve_zero_sum
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical
 from algorithms.core.metrics import episode_metrics
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
 from algorithms.mappo import MAPPO, IPPOConfig
 
@@ -239,7 +241,7 @@ class SelfPlay(Algorithm):
     @torch.no_grad()
     def _meta_nash(self) -> np.ndarray:
         obs, mask = self.seats.last.obs[:1], self.seats.last.action_mask[:1]  # one-shot: the same everywhere
-        probs = np.stack([self._dist(self.members[m].actor, obs, mask).dist.probs[0].cpu().numpy()
+        probs = np.stack([to_numpy(self._dist(self.members[m].actor, obs, mask).dist.probs[0])
                           for m in self.pool])  # [P, 2, A]
         return meta_nash(self.payoff, probs)
 
@@ -264,7 +266,7 @@ class SelfPlay(Algorithm):
 
     def _dist(self, actor: torch.nn.Module, obs: np.ndarray, mask: np.ndarray) -> MaskedCategorical | DiagGaussian:
         """`actor`'s action distribution (the learner's or a frozen member's), built as MAPPO builds its own."""
-        obs_t, mask_t = torch.as_tensor(obs, device=self.device), torch.as_tensor(mask, device=self.device)
+        obs_t, mask_t = to_tensor(obs, self.device), to_tensor(mask, self.device)
         features, _ = actor.torso(self.learner._actor_in(obs_t), None)
         if self.learner.continuous:
             return DiagGaussian(actor.head(features), actor.log_std, self.learner.dim_mask)
@@ -272,7 +274,7 @@ class SelfPlay(Algorithm):
 
     def _sample(self, actor: torch.nn.Module, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Env actions [K, N] (discrete) or [K, N, act_dim] (continuous, squashed into the Box)."""
-        return self.learner._env_actions(self._dist(actor, obs, mask).sample()).cpu().numpy()
+        return to_numpy(self.learner._env_actions(self._dist(actor, obs, mask).sample()))
 
     @torch.no_grad()
     def opponent_actions(self, step: Step, opponent: np.ndarray) -> np.ndarray:
@@ -301,9 +303,9 @@ class SelfPlay(Algorithm):
         members weighted as opponents are drawn, uniformly or by the meta-Nash; exact as a mixture for
         one-shot games)."""
         if which == "current":
-            return self._dist(self.learner.actor, obs, mask).dist.probs.cpu().numpy()
+            return to_numpy(self._dist(self.learner.actor, obs, mask).dist.probs)
         probs = torch.stack([self._dist(self.members[m].actor, obs, mask).dist.probs for m in self.pool])
-        return np.einsum("p,pkna->kna", self.weights, probs.cpu().numpy())
+        return np.einsum("p,pkna->kna", self.weights, to_numpy(probs))
 
     # ------------------------------------------------------------------ ratings and results
 

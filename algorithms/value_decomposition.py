@@ -21,8 +21,9 @@ from advisor.errors import AdvisorError
 from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.mixers import make_mixer
-from algorithms.core.networks import AgentLinear, Torso
+from algorithms.core.networks import ACTIVATIONS, AgentLinear, Torso
 from algorithms.core.replay import EpisodeBuilder, EpisodeReplay
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
 
 MIXERS = ("none", "vdn", "qmix", "qplex")
@@ -41,8 +42,9 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """How utilities combine: none (IQL, each agent its own reward), vdn (sum), qmix (monotonic), qplex (duplex dueling)."""
     rollout_steps: int = 25
     """Steps taken on every env copy between updates."""
-    updates_per_iteration: int = 1
-    """Gradient steps after each collection (each on `batch_size` episodes)."""
+    updates_per_iteration: int = 0
+    """Gradient steps after each collection (each on `batch_size` episodes). 0: one per episode (or
+    `max_episode_len` chunk) stored by that collection, EPyMARL's schedule whatever the copy count."""
     batch_size: int = 32
     """Episodes per gradient step; updates start once the buffer holds this many."""
     buffer_size: int = 5000
@@ -55,6 +57,8 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """Width of the agent network's hidden layers (EPyMARL: 64)."""
     layers: int = 2
     """Hidden layers of the agent MLP (before the optional GRU)."""
+    activation: str = "relu"
+    """Hidden-layer activation of the agent network: relu or tanh."""
     recurrent: bool = False
     """Add a GRU over the episode (the paper's DRQN agent). Deviation: off by default, MPE is fully observed and MLPs are faster."""
     share_parameters: bool = True
@@ -91,16 +95,20 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """Standardise rewards with their running mean and standard deviation before computing targets (EPyMARL's MPE setting)."""
 
     def validate(self) -> None:
-        require_positive(self, "rollout_steps", "updates_per_iteration", "batch_size", "buffer_size",
+        require_positive(self, "rollout_steps", "batch_size", "buffer_size",
                          "max_episode_len", "hidden_size", "layers", "mixing_embed", "hypernet_hidden",
                          "qplex_heads", "lr", "target_update_interval", "max_grad_norm")
+        if self.activation not in ACTIVATIONS:
+            raise AdvisorError("bad-config-value", f"'activation' must be one of {', '.join(ACTIVATIONS)}, "
+                               f"got {self.activation!r}")
         if self.mixer not in MIXERS:
             raise AdvisorError("bad-config-value", f"'mixer' must be one of {', '.join(MIXERS)}, got '{self.mixer}'")
         for name in ("gamma", "td_lambda", "tau", "epsilon_start", "epsilon_finish"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        if self.recency_half_life < 0 or self.epsilon_anneal_steps < 0:
-            raise AdvisorError("bad-config-value", "'recency_half_life' and 'epsilon_anneal_steps' must be >= 0")
+        if self.recency_half_life < 0 or self.epsilon_anneal_steps < 0 or self.updates_per_iteration < 0:
+            raise AdvisorError("bad-config-value",
+                               "'recency_half_life', 'epsilon_anneal_steps' and 'updates_per_iteration' must be >= 0")
 
 
 @dataclass
@@ -145,7 +153,7 @@ class AgentQNet(nn.Module):
     def __init__(self, in_features: int, cfg: ValueDecompositionConfig, n_actions: int, n_agents: int):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
-        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent)
+        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation)
         self.head = AgentLinear(cfg.hidden_size, n_actions, per_agent, gain=1.0)
 
 
@@ -200,6 +208,7 @@ class ValueDecomposition(Algorithm):
         self.last: Step | None = None
         self.memory: Any = None
         self.updates = 0  # gradient steps taken
+        self.stored = 0   # episodes stored by the latest collection (sets the update count by default)
 
     # ------------------------------------------------------------------ utilities
 
@@ -250,15 +259,15 @@ class ValueDecomposition(Algorithm):
     def reset_memory(self, memory: Any, episode_end: np.ndarray) -> Any:
         if memory is None:
             return None
-        return memory * torch.as_tensor(~episode_end, device=self.device).float()[:, None, None]
+        return memory * to_tensor(~episode_end, self.device, torch.float32)[:, None, None]
 
     @torch.no_grad()
     def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
-        obs = torch.as_tensor(step.obs, device=self.device)
+        obs = to_tensor(step.obs, self.device)
         q, memory = self.q_values(obs, memory)
-        action = self.select(q, torch.as_tensor(step.action_mask, device=self.device),
+        action = self.select(q, to_tensor(step.action_mask, self.device),
                              0.0 if deterministic else self.epsilon())
-        return action.cpu().numpy(), memory
+        return to_numpy(action), memory
 
     # ------------------------------------------------------------------ collecting episodes into replay
 
@@ -276,6 +285,7 @@ class ValueDecomposition(Algorithm):
         if self.last is None:
             self.begin(self.envs.reset())
         finished: list[tuple[int, np.ndarray, int]] = []
+        self.stored = 0  # episodes (or chunks) this collection put into replay
         for _ in range(self.config.rollout_steps):
             step = self.last
             actions, self.memory = self.act(step, self.memory, deterministic=False)
@@ -296,6 +306,7 @@ class ValueDecomposition(Algorithm):
                          "active": np.where(ended[:, None], ~nxt.terminated, nxt.active)}
                 for episode in self.builder.finish(close, after):
                     self.replay.add(episode)
+                    self.stored += 1
             self.memory = self.reset_memory(self.memory, nxt.episode_end)
             self.last = nxt
             finished += nxt.finished
@@ -339,7 +350,7 @@ class ValueDecomposition(Algorithm):
         return q_tot - target, filled
 
     def _train_step(self, sample: dict[str, np.ndarray]) -> dict[str, float]:
-        batch = {k: torch.as_tensor(v, device=self.device).transpose(0, 1) for k, v in sample.items()}
+        batch = {k: to_tensor(v, self.device).transpose(0, 1) for k, v in sample.items()}
         batch["action"] = batch["action"].long()
         errors, weight = self.td_errors(batch)
         weight = weight.float()
@@ -368,7 +379,7 @@ class ValueDecomposition(Algorithm):
     def update(self) -> dict[str, float]:
         stats: dict[str, list[float]] = {"td": [], "abs_td_error": [], "grad_norm": []}
         if len(self.replay) >= self.config.batch_size:
-            for _ in range(self.config.updates_per_iteration):
+            for _ in range(self.config.updates_per_iteration or self.stored):
                 for key, value in self._train_step(self.replay.sample(self.config.batch_size)).items():
                     stats[key].append(value)
         self.iterations += 1

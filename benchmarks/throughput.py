@@ -55,7 +55,7 @@ def mappo_steps_per_s(num_envs: int, steps: int, **overrides) -> float:
     envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
     algo = make("mappo", envs, **overrides)
     algo.begin(envs.reset(seed=0))
-    algo.learn(algo.config.rollout_steps * num_envs)  # warm-up iteration, not timed
+    algo.learn(algo.rollout_steps * num_envs)  # warm-up iteration, not timed
     start_steps, start = algo.env_steps, time.perf_counter()
     algo.learn(start_steps + steps)
     return (algo.env_steps - start_steps) / (time.perf_counter() - start)

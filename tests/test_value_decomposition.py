@@ -170,7 +170,7 @@ def test_truncated_episodes_bootstrap_from_the_final_observation():
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_every_variant_trains_and_changes_its_networks(algo_id, recurrent):
     algo, envs = _algo(algo_id, recurrent=recurrent, rollout_steps=25, batch_size=2, target_update_interval=3,
-                       recency_half_life=1.0 if recurrent else 0.0, td_lambda=0.5 if recurrent else 0.0)
+                       updates_per_iteration=1, recency_half_life=1.0 if recurrent else 0.0, td_lambda=0.5 if recurrent else 0.0)
     before = [p.detach().clone() for p in algo.params]
     seen = []
     algo.learn(150, lambda a, m: seen.append(m))
@@ -178,6 +178,16 @@ def test_every_variant_trains_and_changes_its_networks(algo_id, recurrent):
     assert any(not torch.equal(b, p) for b, p in zip(before, algo.params))
     assert algo.updates == 3 and all(torch.equal(t, p) for t, p in  # hard update after 3 steps
                                      zip(algo.target_agent.parameters(), algo.agent.parameters()))
+
+
+def test_default_schedule_is_one_update_per_stored_episode():
+    """EPyMARL's schedule whatever the copy count: each collection's stored episodes set its gradient steps."""
+    algo, envs = _algo("qmix", rollout_steps=25, batch_size=2)
+    stored = []
+    algo.learn(25 * envs.num_envs * 3, lambda a, m: stored.append(a.stored))
+    assert stored == [envs.num_envs] * 3  # 25-step episodes: every copy stores one per collection
+    # the first collection already fills batch_size=2 episodes, so every collection updates
+    assert algo.updates == 3 * envs.num_envs
 
 
 def test_same_seed_same_updates():

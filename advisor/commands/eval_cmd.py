@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from advisor.console import console, handles_errors
+from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from algorithms.core.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
 from algorithms.core.evaluate import evaluate as run_evaluation
@@ -46,12 +46,14 @@ def evaluate(
     spec, algo = load_for_eval(run_dir, device)
     if exact:  # first: a game too big to walk is refused before the slower sampled evaluation
         exact_rates = exact_vs_random(algo, spec.env, spec.env_kwargs)
-    result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed)
+    competitive = is_competitive_run(spec.algo, spec.env, spec.env_kwargs)
+    result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed,
+                            references=not competitive)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
     if messages is not None:
         from algorithms.commnet import dump_messages
         result["messages"] = dump_messages(algo, spec.env, spec.env_kwargs, episodes, seed, messages)
-    if is_competitive_run(spec.algo, spec.env, spec.env_kwargs):
+    if competitive:
         result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed,
                                                    pool_members)
     if exact:
@@ -72,6 +74,7 @@ def evaluate(
         table.add_row(f"team {team}", f"{stats['mean']:.2f}", f"{stats['std']:.2f}")
     table.add_row("[bold]all agents", f"[bold]{result['return_mean']:.2f}", f"{result['return_std']:.2f}")
     console.print(table)
+    print_references(result)
     if "competitive" in result:
         console.print(_competitive_table(result["competitive"]))
     if exact:

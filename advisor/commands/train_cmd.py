@@ -9,7 +9,7 @@ import typer
 import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from advisor.console import console, handles_errors
+from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from algorithms.base import parse_set_options
 from algorithms.core.env_factory import parse_env_kwargs
@@ -37,7 +37,9 @@ def train(
     env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Total environment steps (summed over copies). [default: 100000]"),
     seed: int = typer.Option(0, "--seed", help="Seed for networks, sampling and env resets."),
-    num_envs: int = typer.Option(8, "--num-envs", help="Environment copies stepped together."),
+    num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Environment copies stepped together. "
+                                           "[default: the algorithm's measured choice for the backend, shown by "
+                                           "`marl algorithms`]"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config fields to override."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override one config field KEY=VALUE (repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -61,10 +63,12 @@ def train(
             raise AdvisorError("missing-argument", "give an algorithm and --env (or --resume RUN_DIR)",
                                "e.g. marl train mappo --env mpe2:simple_spread_v3")
         overrides = {**_config_file(config), **parse_set_options(set_)}
-        spec = RunSpec(algo=algo, env=env, env_kwargs=parse_env_kwargs(env_kwarg), steps=steps or 100_000,
-                       seed=seed, num_envs=num_envs, device=device, checkpoint_every=checkpoint_every,
+        spec = RunSpec(algo=algo, env=env, env_kwargs=parse_env_kwargs(env_kwarg),
+                       steps=100_000 if steps is None else steps,
+                       seed=seed, num_envs=0 if num_envs is None else num_envs, device=device, checkpoint_every=checkpoint_every,
                        eval_episodes=eval_episodes, threads=threads, config=overrides)
-        for name, value in (("--steps", spec.steps), ("--checkpoint-every", checkpoint_every),
+        for name, value in (("--steps", spec.steps), ("--num-envs", 1 if num_envs is None else num_envs),
+                            ("--checkpoint-every", checkpoint_every),
                             ("--eval-episodes", eval_episodes)):
             if value < 1:
                 raise AdvisorError("bad-option", f"{name} must be at least 1, got {value}")
@@ -79,6 +83,7 @@ def train(
     else:
         console.print(f"done: {result['env_steps']:,} steps, evaluation return per agent "
                       f"{result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes")
+        print_references(result)
     console.print(f"run directory: {run_dir}  (marl eval {run_dir})")
 
 

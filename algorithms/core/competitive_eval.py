@@ -18,6 +18,8 @@ import torch
 from advisor.errors import AdvisorError
 from algorithms.core.env_factory import make_env
 from algorithms.core.game_theory import exploitability_zero_sum
+from algorithms.core.reference_policies import random_actions
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import EnvInfo, Step, make_vec_env
 
 Opponent = Callable[[Step], np.ndarray]  # batched step -> [K, N] actions (only the opponent's seat is used)
@@ -83,9 +85,9 @@ def policy_probs(algo: Any, obs: np.ndarray, mask: np.ndarray, samples: int = 40
     if hasattr(algo, "action_probs"):
         return algo.action_probs(obs, mask)
     if hasattr(algo, "policy"):
-        dist = algo.policy(torch.as_tensor(obs, device=algo.device), torch.as_tensor(mask, device=algo.device))[0]
+        dist = algo.policy(to_tensor(obs, algo.device), to_tensor(mask, algo.device))[0]
         if hasattr(dist, "dist") and hasattr(dist.dist, "probs"):
-            return dist.dist.probs.cpu().numpy()
+            return to_numpy(dist.dist.probs)
     torch.manual_seed(seed)
     k, n, a = mask.shape
     tiled = lambda x: np.repeat(x, samples, axis=0)  # noqa: E731
@@ -116,13 +118,6 @@ def exploitability_report(algo: Any, env_id: str, env_kwargs: dict | None) -> di
 
 # ---------------------------------------------------------------------------------------------------
 # Win / draw / loss from both seats
-
-
-def random_actions(info: EnvInfo, rng: np.random.Generator, step: Step) -> np.ndarray:
-    """[K, N] uniformly random legal actions (from the action mask), or uniform in the Box for continuous ones."""
-    if info.action_kind == "continuous":
-        return rng.uniform(info.action_low, info.action_high, (len(step.obs), *info.action_low.shape))
-    return (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
 
 
 def random_opponent(info: EnvInfo, seed: int) -> Opponent:

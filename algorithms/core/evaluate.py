@@ -9,6 +9,7 @@ import numpy as np
 from advisor.errors import AdvisorError
 from algorithms.base import Algorithm
 from algorithms.core.metrics import team_returns
+from algorithms.core.reference_policies import FixedPolicy, has_noop
 from algorithms.core.vec_env import make_vec_env
 
 
@@ -19,7 +20,45 @@ def _copies_for(episodes: int, limit: int = 16) -> int:
 
 
 def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes: int, deterministic: bool,
-             seed: int) -> dict[str, Any]:
+             seed: int, references: bool = False) -> dict[str, Any]:
+    """Per-agent returns of `algo` over `episodes` episodes. With `references`, also those of uniformly
+    random play and (where the env has one) doing nothing, over the same episodes (same reset seed):
+    result["references"] = {"random": {"mean", "std"}, "noop": ...}."""
+    summary = summarise(play_episodes(algo, env_id, env_kwargs, episodes, deterministic, seed), algo.info.agents,
+                        deterministic, getattr(algo, "teams", None))
+    if references:
+        summary["references"] = reference_returns(algo.info, env_id, env_kwargs, episodes, seed)
+    return summary
+
+
+def reference_returns(info, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int
+                      ) -> dict[str, dict[str, float]]:
+    """Mean per-agent return (and the spread of the per-episode agent mean) of the reference policies."""
+    kinds = ("random", "noop") if has_noop(env_id) else ("random",)
+    out = {}
+    for kind in kinds:
+        played = summarise(play_episodes(FixedPolicy(info, kind, seed), env_id, env_kwargs, episodes, True, seed),
+                           info.agents, True)
+        out[kind] = {"mean": played["return_mean"], "std": played["return_std"],
+                     "per_agent": {a: v["mean"] for a, v in played["per_agent"].items()}}
+    return out
+
+
+def beats_random(result: dict[str, Any]) -> bool | None:
+    """Whether an evaluation with references beats random play: its all-agent mean return, or (in games
+    where agents' rewards pull apart) at least one agent's own return. None without references."""
+    random = result.get("references", {}).get("random")
+    if random is None:
+        return None
+    if result["return_mean"] > random["mean"]:
+        return True
+    return any(result["per_agent"][a]["mean"] > m for a, m in random["per_agent"].items())
+
+
+def play_episodes(policy: Any, env_id: str, env_kwargs: dict[str, Any], episodes: int, deterministic: bool,
+                  seed: int) -> list[tuple[np.ndarray, int]]:
+    """(per-agent returns, length) of `episodes` episodes of `policy` (anything with the Algorithm acting
+    interface). K copies play the same number of episodes each, from `envs.reset(seed)`."""
     if episodes < 1:
         raise AdvisorError("bad-episodes", f"--episodes must be at least 1, got {episodes}")
     k = _copies_for(episodes)
@@ -27,16 +66,15 @@ def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes:
     quota = episodes // k
     per_copy: list[list[tuple[np.ndarray, int]]] = [[] for _ in range(k)]
     step = envs.reset(seed=seed)
-    memory = algo.initial_memory(k)
+    memory = policy.initial_memory(k)
     while min(len(done) for done in per_copy) < quota:
-        actions, memory = algo.act(step, memory, deterministic)
+        actions, memory = policy.act(step, memory, deterministic)
         step = envs.step(actions)
-        memory = algo.reset_memory(memory, step.episode_end)
+        memory = policy.reset_memory(memory, step.episode_end)
         for copy, returns, length in step.finished:
             per_copy[copy].append((returns, length))
     envs.close()
-    results = [ep for done in per_copy for ep in done[:quota]]
-    return summarise(results, algo.info.agents, deterministic, getattr(algo, "teams", None))
+    return [ep for done in per_copy for ep in done[:quota]]
 
 
 def summarise(results: list[tuple[np.ndarray, int]], agents: tuple[str, ...], deterministic: bool,

@@ -45,15 +45,25 @@ class AgentLayerNorm(nn.Module):
         return F.layer_norm(x, (self.features,)) * self.weight + self.bias
 
 
-class MLP(nn.Module):
-    """LayerNorm on the inputs (MAPPO's feature normalisation), then `layers` x (linear, ReLU)."""
+ACTIVATIONS = {"relu": (nn.ReLU, math.sqrt(2)), "tanh": (nn.Tanh, 5 / 3)}  # module, orthogonal-init gain
 
-    def __init__(self, in_features: int, hidden: int, layers: int, n_agents: int | None):
+
+class MLP(nn.Module):
+    """LayerNorm on the inputs (MAPPO's feature normalisation), then `layers` x (linear, activation),
+    each hidden layer followed by a LayerNorm when `layer_norm` (as marlbenchmark/on-policy's MLP)."""
+
+    def __init__(self, in_features: int, hidden: int, layers: int, n_agents: int | None,
+                 activation: str = "relu", layer_norm: bool = False):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        module, gain = ACTIVATIONS[activation]
         blocks: list[nn.Module] = [AgentLayerNorm(in_features, n_agents)]
         width = in_features
         for _ in range(layers):
-            blocks += [AgentLinear(width, hidden, n_agents), nn.ReLU()]
+            blocks += [AgentLinear(width, hidden, n_agents, gain=gain), module()]
+            if layer_norm:
+                blocks.append(AgentLayerNorm(hidden, n_agents))
             width = hidden
         self.net = nn.Sequential(*blocks)
         self.out_features = width
@@ -83,9 +93,10 @@ class Torso(nn.Module):
     """MLP, optionally followed by a GRU. `forward_sequence` runs a [T, B, N, in] rollout, zeroing the
     hidden state where `starts` [T, B, N] marks the first step of an episode."""
 
-    def __init__(self, in_features: int, hidden: int, layers: int, n_agents: int | None, recurrent: bool):
+    def __init__(self, in_features: int, hidden: int, layers: int, n_agents: int | None, recurrent: bool,
+                 activation: str = "relu", layer_norm: bool = False):
         super().__init__()
-        self.mlp = MLP(in_features, hidden, layers, n_agents)
+        self.mlp = MLP(in_features, hidden, layers, n_agents, activation, layer_norm)
         self.gru = AgentGRUCell(hidden, hidden, n_agents) if recurrent else None
         self.hidden = hidden
 

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from algorithms.core.tensors import to_tensor
+
 
 class EpisodeReplay:
     """A ring buffer of up to `capacity` episodes; the oldest is evicted first."""
@@ -56,7 +58,7 @@ class EpisodeReplay:
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """`batch_size` episodes (distinct while the buffer holds enough), padded: arrays [B, T(+1), ...]."""
-        probs = torch.as_tensor(self.probabilities())
+        probs = to_tensor(self.probabilities(), "cpu")  # only indices come out: the episodes are NumPy, on the CPU
         idx = torch.multinomial(probs, batch_size, replacement=batch_size > len(self.episodes)).tolist()
         return pad_episodes([self.episodes[i] for i in idx])
 

@@ -30,7 +30,7 @@ from algorithms.core.competitive_eval import is_competitive_run, play, random_op
 from algorithms.core.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.vec_env import is_native, make_vec_env
 
 CHECKPOINT = Path("checkpoints") / "latest.pt"
 
@@ -44,7 +44,7 @@ class RunSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     steps: int = 100_000
     seed: int = 0
-    num_envs: int = 8
+    num_envs: int = 0  # 0: the algorithm's default for the backend (AlgorithmConfig.default_num_envs)
     device: str = "auto"
     checkpoint_every: int = 50_000
     eval_episodes: int = 32
@@ -105,6 +105,9 @@ class Trainer:
         # fixing it in the run's config keeps a resumed run identical to an uninterrupted one.
         torch.set_num_threads(spec.threads)
         seed_everything(spec.seed)
+        if spec.num_envs == 0:  # resolved once and saved in config.yaml, so a resumed run keeps it
+            native, pettingzoo = entry.config_cls.default_num_envs
+            spec.num_envs = native if is_native(spec.env) else pettingzoo
         self.envs = make_vec_env(spec.env, spec.env_kwargs, spec.num_envs)
         check_env_supported(entry.config_cls, spec.algo, self.envs.info, ALGORITHMS)
         self.algo: Algorithm = entry.algorithm_cls(self.config, self.envs, self.device)
@@ -164,9 +167,10 @@ class Trainer:
             logger.close()
         self.checkpoint()
         elapsed = time.perf_counter() - start
+        competitive = is_competitive_run(self.spec.algo, self.spec.env, self.spec.env_kwargs)
         result = evaluate(self.algo, self.spec.env, self.spec.env_kwargs, self.spec.eval_episodes,
-                          deterministic=True, seed=self.spec.seed + 10_000)
-        if is_competitive_run(self.spec.algo, self.spec.env, self.spec.env_kwargs):
+                          deterministic=True, seed=self.spec.seed + 10_000, references=not competitive)
+        if competitive:
             # Against itself a zero-sum policy always scores 0: random play says how strong it is.
             result["vs_random"] = play(self.algo, self.spec.env, self.spec.env_kwargs,
                                        random_opponent(self.algo.info, self.spec.seed + 10_000),

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import torch
 
+from algorithms.core.tensors import to_tensor
+
 
 class FieldSpec(NamedTuple):
     shape: tuple[int, ...]  # per-transition shape, e.g. (N, obs_dim)
@@ -39,7 +41,7 @@ class TransitionReplay:
         k = next(iter(batch.values())).shape[0]
         rows = (self.position + torch.arange(k, device=self.device)) % self.capacity
         for name, value in batch.items():
-            self.data[name][rows] = torch.as_tensor(value, device=self.device).to(self.fields[name].dtype)
+            self.data[name][rows] = to_tensor(value, self.device, self.fields[name].dtype)
         self.position = (self.position + k) % self.capacity
         self.size = min(self.size + k, self.capacity)
 

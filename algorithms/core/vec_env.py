@@ -274,6 +274,12 @@ class TurnBasedAdapter(_Adapter):
 NATIVE_VEC_ENVS: dict[str, Any] = {}
 
 
+def is_native(env_id: str) -> bool:
+    """Whether `env_id` runs on a native batched backend (e.g. `batched:`) rather than PettingZoo copies."""
+    import algorithms.envs  # noqa: F401  lazily: registers the native backends
+    return env_id.partition(":")[0] in NATIVE_VEC_ENVS
+
+
 def make_vec_env(env_id: str, env_kwargs: dict | None = None, num_envs: int = 1,
                  render_mode: str | None = None) -> "VecEnv":
     """The batched env every trainer, evaluator and benchmark uses for `env_id`."""
