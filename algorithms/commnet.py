@@ -41,10 +41,17 @@ class CommNetConfig(MAPPOConfig):
     reward_settings = frozenset({"cooperative"})
     policy_type = "on-policy"
     needs_state = False
+    default_num_envs = (8, 8)  # kept from before MAPPO's (128, 16): the README's figures used 8 copies
 
     rollout_steps: int = 50
     """Steps collected from every env copy before each update (kept from before MAPPO's batch_steps default:
     the CommNet figures in the README were measured with it)."""
+    activation: str = "relu"
+    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
+    gamma: float = 0.99
+    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
+    minibatches: int = 1
+    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
     comm_steps: int = 2
     """Communication rounds per env step (the paper: 2); 0 removes the channel (the ablation: IPPO)."""
     centralised_critic: bool = False

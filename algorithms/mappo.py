@@ -27,12 +27,16 @@ from advisor.errors import AdvisorError
 
 @dataclass
 class MAPPOConfig(AlgorithmConfig):
-    """MAPPO defaults follow Yu et al. 2022 (MPE settings of their published code) unless a field says otherwise."""
+    """MAPPO defaults follow Yu et al. 2022 (MPE settings of their published code) unless a field says otherwise;
+    the deviations (tanh, gamma 0.95, 4 minibatches) were chosen by A/B runs on simple_spread (docs/defaults.md)."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative", "mixed"})
     policy_type = "on-policy"
     needs_state = True
+    # 128 copies x 25 steps on the batched MPE backend, as the paper; PettingZoo copies cost memory and step
+    # no faster together, so 16 copies x 200 steps give the same 3,200-step batches there.
+    default_num_envs = (128, 16)
 
     rollout_steps: int = 0
     """Steps collected from every env copy before each update; 0: enough for `batch_steps` env steps over all
@@ -49,8 +53,9 @@ class MAPPOConfig(AlgorithmConfig):
     """Width of every hidden layer (the paper: 64)."""
     layers: int = 2
     """Hidden layers in each MLP torso."""
-    activation: str = "relu"
-    """Hidden-layer activation: relu or tanh (orthogonal init gain sqrt(2) or 5/3 to match)."""
+    activation: str = "tanh"
+    """Hidden-layer activation: tanh or relu (orthogonal init gain 5/3 or sqrt(2) to match). Tanh: on simple_spread
+    -12.1 against -14.4 per agent after 1M env steps (3 seeds, docs/defaults.md)."""
     layer_norm: bool = False
     """LayerNorm after every hidden layer (marlbenchmark/on-policy's MLP); the input LayerNorm is always on."""
     recurrent: bool = False
@@ -63,8 +68,9 @@ class MAPPOConfig(AlgorithmConfig):
     """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to end on ever smaller updates (as CleanRL's anneal_lr); on self-play tic-tac-toe it measured no gain (README)."""
     adam_eps: float = 1e-5
     """Adam epsilon."""
-    gamma: float = 0.99
-    """Discount factor."""
+    gamma: float = 0.95
+    """Discount factor. Deviation (the paper: 0.99): on 25-step MPE episodes 0.95 learnt faster on every A/B
+    (docs/defaults.md)."""
     bootstrap_time_limit: bool = True
     """Bootstrap from the final observation's value when an episode is cut by its time limit (truncation);
     false treats the cut as terminal, as marlbenchmark/on-policy does on MPE."""
@@ -84,8 +90,9 @@ class MAPPOConfig(AlgorithmConfig):
     """Entropy bonus weight."""
     epochs: int = 10
     """Passes over each rollout (the paper: 10 on MPE)."""
-    minibatches: int = 1
-    """Minibatches per epoch (the paper: 1 on MPE)."""
+    minibatches: int = 4
+    """Minibatches per epoch. Deviation (the paper: 1 on MPE): 4 gives 4x the gradient steps for the same compute;
+    on simple_spread -8.9 against -12.1 per agent after 1M env steps (docs/defaults.md)."""
     max_grad_norm: float = 10.0
     """Gradient-norm clip for actor and critic."""
     log_std_init: float = -0.5

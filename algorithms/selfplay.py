@@ -55,11 +55,16 @@ class SelfPlayConfig(IPPOConfig):
     reward_settings = frozenset({"competitive"})
     policy_type = "on-policy"
     needs_state = False
+    default_num_envs = (8, 8)  # kept from before MAPPO's (128, 16): the README's figures used 8 copies
 
     rollout_steps: int = 64
     """Steps collected from every env copy before each update (both seats' turns count as steps). Bigger
     rollouts give steadier updates: tic-tac-toe holds its bar against random play with 256, not with 64
     (README, self-play)."""
+    activation: str = "relu"
+    """Kept at MAPPO's earlier default: the self-play figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
+    gamma: float = 0.99
+    """Kept at MAPPO's earlier default: the self-play figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
     lr: float = 3e-4
     """Actor learning rate (Adam)."""
     critic_lr: float = 1e-3

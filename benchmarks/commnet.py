@@ -7,7 +7,7 @@ Prints per seed the deterministic evaluation return (per agent, 64 episodes) of 
 and, from dump_messages on 32 episodes: "explained", the share of the variance of the speaker's last-round
 message explained by its goal colour, and "influence", how far the listener's action distribution moves
 (total variation) when the speaker alone is shown another goal colour at the same step.
-Bars for speaker-listener (../shared/baselines.md): random -41.3, do-nothing -34.2 per agent.
+Bars for speaker-listener (docs/defaults.md): random -41.3, do-nothing -34.2 per agent.
 """
 from __future__ import annotations
 

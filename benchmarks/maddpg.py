@@ -8,7 +8,7 @@ returns after a fixed budget (3 seeds).
 Throughput is env steps per second (each step moves every agent), training = collection + updates, after
 the replay holds `learning_starts` transitions, for the paper's schedule (1 gradient step per 100 env steps)
 and the tests' faster one (4 per 100). Returns: mean per-agent return of a deterministic 64-episode
-evaluation; bars from ../shared/baselines.md: random -26.8, do-nothing -24.4, greedy assignment -9.0.
+evaluation; bars from docs/defaults.md: random -26.8, do-nothing -24.4, greedy assignment -9.0.
 """
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""MAPPO (and IPPO, CommNet) on simple_spread N=3: learning curves over seeds, for A/B tests of settings.
+"""Any learner on simple_spread N=3: learning curves over seeds, wall-clock to targets, and A/B tests of settings.
 
-    python benchmarks/mappo_spread.py                               # the defaults, seeds 0-2, 2M env steps
-    python benchmarks/mappo_spread.py --arm old=bootstrap_time_limit=true,gamma=0.99 --arm new=
+    python benchmarks/mappo_spread.py --original-scale       # MAPPO's defaults, seeds 0-2, 2M env steps, timed
+    python benchmarks/mappo_spread.py --steps 1000000 --workers 2 \
+        --arm old=activation=relu,gamma=0.99,minibatches=1 --arm new=     # an A/B of docs/defaults.md
     python benchmarks/mappo_spread.py --algo ippo --steps 1000000 --workers 2
+    python benchmarks/mappo_spread.py --algo qmix --num-envs 8 --steps 200000 --eval-every 50000 --workers 2
+    python benchmarks/mappo_spread.py --env mpe2:simple_spread_v3 --num-envs 16 --steps 1000000   # mpe2 backend
 
 Each arm trains on `--env` (default the batched backend, `batched:simple_spread_v3`) with `--num-envs`
 copies and is evaluated on mpe2 itself every `--eval-every` env steps: 64 deterministic episodes, per-agent
@@ -49,7 +52,9 @@ def run(job: dict) -> dict:
     torch.set_num_threads(1)
     seed_everything(job["seed"])
     settings = dict(job["settings"])
-    envs = make_vec_env(job["env"], KWARGS, int(settings.pop("num_envs", job["num_envs"])))
+    kwargs = {**(KWARGS if "simple_spread" in job["env"] else {}), "continuous_actions": job["continuous"]}
+    eval_env = "mpe2:" + job["env"].partition(":")[2]  # the same scenario on mpe2 itself
+    envs = make_vec_env(job["env"], kwargs, int(settings.pop("num_envs", job["num_envs"])))
     algo = make(job["algo"], envs, **settings)
     algo.begin(envs.reset(seed=job["seed"]))
     trained, history = 0.0, []
@@ -57,11 +62,17 @@ def run(job: dict) -> dict:
         start = time.perf_counter()
         algo.learn(min(algo.env_steps + job["eval_every"], job["steps"]))
         trained += time.perf_counter() - start
-        result = evaluate(algo, EVAL_ENV, KWARGS, episodes=64, deterministic=True, seed=job["seed"] + 999)
+        result = evaluate(algo, eval_env, kwargs, episodes=64, deterministic=True, seed=job["seed"] + 999)
         history.append((algo.env_steps, round(trained, 1), round(result["return_mean"], 2)))
         print(f"  {job['arm']:<14} seed {job['seed']}: {algo.env_steps:>9,} steps {trained:7.1f} s  "
               f"return {result['return_mean']:.2f}", flush=True)
     envs.close()
+    if job["original_scale"]:
+        pz, original, gap = original_scale(algo, 64, job["seed"] + 999)
+        print(f"  {job['arm']:<14} seed {job['seed']}: final policy {pz:.2f} per agent (PettingZoo) = {original:.1f} "
+              f"on the original MPE team scale (6 x {pz:.2f} - 75 = {6 * pz - 75:.1f}; largest gap {gap:.1e})",
+              flush=True)
+        return {**job, "history": history, "original": original}
     return {**job, "history": history}
 
 
@@ -111,8 +122,10 @@ def main() -> None:
     parser.add_argument("--arm", action="append", default=[],
                         help="NAME=key=value,key=value (config overrides, and num_envs=K for this arm's copies); "
                              "repeat for several arms. Default: the defaults")
-    parser.add_argument("--env", default="batched:simple_spread_v3")
+    parser.add_argument("--env", default="batched:simple_spread_v3",
+                        help="an MPE scenario on batched: or mpe2: (simple_spread gets N=3, local_ratio 0.5, 25 steps)")
     parser.add_argument("--num-envs", type=int, default=128, help="copies, unless an arm sets num_envs")
+    parser.add_argument("--continuous", action="store_true", help="continuous actions (continuous_actions=True)")
     parser.add_argument("--steps", type=int, default=2_000_000)
     parser.add_argument("--eval-every", type=int, default=200_000)
     parser.add_argument("--seeds", type=int, default=3)
@@ -120,12 +133,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs at once (timings untrustworthy above 1)")
     parser.add_argument("--targets", default="-15,-12,-10.5,-10")
     parser.add_argument("--json", type=Path, help="also write every history here")
+    parser.add_argument("--original-scale", action="store_true",
+                        help="discrete only: also score each final policy on the original MPE team scale")
     args = parser.parse_args()
     arms = [parse_arm(a) for a in args.arm] or [("defaults", {})]
     jobs = [{"arm": name, "settings": settings, "seed": seed, "algo": args.algo, "env": args.env,
-             "num_envs": args.num_envs, "steps": args.steps, "eval_every": args.eval_every}
+             "num_envs": args.num_envs, "steps": args.steps, "continuous": args.continuous, "eval_every": args.eval_every,
+             "original_scale": args.original_scale}
             for name, settings in arms for seed in range(args.first_seed, args.first_seed + args.seeds)]
-    print(f"{args.algo} on {args.env} (K={args.num_envs}), evaluated on {EVAL_ENV} {KWARGS}, "
+    print(f"{args.algo} on {args.env} (K={args.num_envs}), evaluated on mpe2 (spread: {KWARGS}), "
           f"{args.workers} run(s) at once, torch {torch.__version__}", flush=True)
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
@@ -142,6 +158,10 @@ def main() -> None:
         print(f"{name} {settings or '(defaults)'}: final {' / '.join(f'{f:.2f}' for f in finals)}  "
               f"mean {statistics.mean(finals):.2f}  (best eval mean "
               f"{statistics.mean(max(h[2] for h in r['history']) for r in mine):.2f})")
+        if all("original" in r for r in mine):
+            originals = [r["original"] for r in mine]
+            print(f"    original MPE team scale: {' / '.join(f'{o:.1f}' for o in originals)}  "
+                  f"mean {statistics.mean(originals):.1f}")
         for target in targets:
             reached = [time_to(r["history"], target) for r in mine]
             cells = ", ".join(f"{t[0]:.0f} s / {t[1]:,}" if t else "not reached" for t in reached)

@@ -59,7 +59,8 @@ def test_json_output_has_the_required_keys():
     assert data["sources"]["global_state"] == "default"
     rules = {t["rule"]: t for t in data["trace"] if t["stage"] == "matrix"}
     assert rules["cooperative-discrete-qmix"]["fired"] is True
-    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env>"]
+    # the train command carries the catalogue's measured settings (rules/algorithms.yaml, train:)
+    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env> --steps 100000"]
     assert "fallback" not in data["next"]
 
 

@@ -166,3 +166,46 @@ def test_a_run_resumed_twice_still_matches_an_uninterrupted_one(tmp_path):
         resumed.train()
     Trainer.create(spec(900), tmp_path / "straight").train()
     assert (tmp_path / "pieces" / "metrics.csv").read_text() == (tmp_path / "straight" / "metrics.csv").read_text()
+
+
+def test_num_envs_defaults_to_the_algorithms_choice_for_the_backend(tmp_path):
+    """MAPPO: 128 copies on the batched MPE backend, 16 on PettingZoo copies; saved so a resume keeps it."""
+    import yaml
+
+    for env, expected in (("batched:simple_spread_v3", 128), ("mpe2:simple_spread_v3", 16)):
+        out = tmp_path / env.split(":")[0]
+        result = runner.invoke(app, ["train", "mappo", "--env", env, "--steps", "1", "--set", "rollout_steps=1",
+                                     "--set", "epochs=1", "--eval-episodes", "1", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert yaml.safe_load((out / "config.yaml").read_text())["num_envs"] == expected
+
+
+@pytest.mark.parametrize("flag", ["--num-envs", "--steps"])
+def test_zero_copies_or_steps_is_an_error_not_a_default(tmp_path, flag):
+    result = runner.invoke(app, ["train", "mappo", *SMALL, flag, "0", "--out", str(tmp_path / "run")])
+    _one_clear_error(result, f"{flag} must be at least 1, got 0")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_and_eval_report_random_and_do_nothing_play_on_the_same_episodes(tmp_path):
+    result = _train(tmp_path, "run")
+    assert result.exit_code == 0, result.output
+    refs = json.loads((tmp_path / "run" / "eval.json").read_text())["references"]
+    assert set(refs) == {"random", "noop"} and refs["random"]["mean"] < 0 and refs["noop"]["mean"] < 0
+    assert "random play" in result.output and "doing nothing" in result.output
+    out = runner.invoke(app, ["eval", str(tmp_path / "run"), "--episodes", "4", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert set(data["references"]) == {"random", "noop"}
+    assert set(data["references"]["random"]["per_agent"]) == {"agent_0", "agent_1", "agent_2"}
+
+
+def test_a_policy_that_does_not_beat_random_play_is_warned_about(tmp_path):
+    from algorithms.core.evaluate import beats_random
+
+    worse = {"return_mean": -30.0, "per_agent": {"a": {"mean": -31.0}, "b": {"mean": -29.0}},
+             "references": {"random": {"mean": -27.0, "per_agent": {"a": -27.0, "b": -27.0}}}}
+    assert beats_random(worse) is False
+    one_side = {**worse, "per_agent": {"a": {"mean": -20.0}, "b": {"mean": -40.0}}}  # a mixed game's winner
+    assert beats_random(one_side) is True
+    assert beats_random({"return_mean": 0.0, "per_agent": {}}) is None  # no references: no verdict

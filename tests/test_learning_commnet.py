@@ -1,6 +1,6 @@
 """CommNet learns speaker-listener (mpe2 simple_speaker_listener_v4, 25 steps), and learns to use its channel.
 
-Bars (per-agent return, ../shared/baselines.md): random -41.3, do-nothing -34.2.
+Bars (per-agent return, docs/defaults.md): random -41.3, do-nothing -34.2.
 
 Measured before choosing the margins (16 copies, rollout_steps=25, minibatches=2, comm_steps=2,
 deterministic evaluation over 64 episodes, one torch thread, this shared 2-core machine):

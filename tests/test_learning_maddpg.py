@@ -1,6 +1,6 @@
 """MADDPG learns on mpe2 tasks with small budgets (per-agent returns over 25-step episodes).
 
-Bars (../shared/baselines.md, 1,000 episodes): simple_spread_v3 (N=3, local_ratio=0.5) random -26.8,
+Bars (docs/defaults.md, 1,000 episodes): simple_spread_v3 (N=3, local_ratio=0.5) random -26.8,
 do-nothing -24.4; simple_adversary_v3 (N=2, discrete) with every agent random: adversary_0 -28.8,
 agent_0 / agent_1 +7.9.
 

@@ -1,6 +1,6 @@
 """QMIX on cooperative navigation (mpe2 simple_spread_v3, N=3, local_ratio=0.5, max_cycles=25).
 
-Bars (per-agent return over 25 steps, ../shared/baselines.md): random -26.8, do-nothing -24.4.
+Bars (per-agent return over 25 steps, docs/defaults.md): random -26.8, do-nothing -24.4.
 
 Measured before writing the assertion (8 copies, 40k env steps, deterministic evaluation over 64
 episodes, this shared 2-core machine, about 50 s per run):
@@ -20,7 +20,8 @@ from tests.conftest import SPREAD, SPREAD_KWARGS
 
 RANDOM, NOOP = -26.8, -24.4
 BUDGET = 40_000
-SETTINGS = {"updates_per_iteration": 8, "epsilon_anneal_steps": 10_000, "standardise_rewards": True, "tau": 0.01}
+SETTINGS = {"updates_per_iteration": 8, "epsilon_anneal_steps": 10_000, "standardise_rewards": True, "tau": 0.01,
+            "gamma": 0.99}
 
 
 @pytest.mark.slow

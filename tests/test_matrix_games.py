@@ -15,7 +15,8 @@ from algorithms.envs.matrix_games import CLIMBING, NONMONOTONIC, penalty_payoff
 
 SEEDS = (0, 1, 2)
 UNIFORM = {"rollout_steps": 4, "batch_size": 32, "buffer_size": 500, "epsilon_start": 1.0, "epsilon_finish": 1.0,
-           "target_update_interval": 50, "updates_per_iteration": 4, "lr": 3e-3}
+           "target_update_interval": 50, "updates_per_iteration": 4, "lr": 3e-3,
+           "standardise_rewards": False, "gamma": 0.99}  # the settings these tables were measured with
 
 
 def greedy_joint_action(algo_id: str, game: str, seed: int, steps: int, **env_kwargs) -> tuple[int, int]:

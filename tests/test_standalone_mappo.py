@@ -1,7 +1,7 @@
 """The standalone MAPPO template (`marl scaffold mappo --standalone`) learns cooperative navigation on its own.
 
 The rendered train.py must import nothing from this project, and must learn like the bundled MAPPO
-(tests/test_learning_mappo.py) with the same settings: mpe2 simple_spread_v3 (N=3, local_ratio=0.5,
+did with the same settings (its defaults before docs/defaults.md's A/B: relu, gamma 0.99): mpe2 simple_spread_v3 (N=3, local_ratio=0.5,
 max_cycles=25), 100k env steps, 8 copies, rollout_steps=25, minibatches=2, deterministic evaluation
 over 64 episodes. Bars: random -26.8, do-nothing -24.4; the bundled test asks for return > -22.4.
 
