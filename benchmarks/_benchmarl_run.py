@@ -10,9 +10,11 @@ PettingZoo 1.26+ no longer ships MPE (`pettingzoo.mpe` only raises an ImportErro
 torchrl's PettingZoo wrapper still looks for it in two places: `pettingzoo.utils.all_modules.all_environments`
 (imported at every env construction; PettingZoo 1.27's dict has no MPE entries, so `simple_spread_v3` is "not in
 available environments") and, only if that import fails, `pettingzoo.mpe.all_modules.mpe_environments`.
-`alias_mpe()` covers both: it registers `mpe2` as `pettingzoo.mpe` (and `mpe2.all_modules`, `mpe2.simple_spread_v3`,
-... as `pettingzoo.mpe.all_modules`, `pettingzoo.mpe.simple_spread_v3`, ...) in sys.modules, then adds mpe2's
-`mpe/...` entries to PettingZoo's `all_environments` dict in place. It runs before torchrl or benchmarl is imported.
+(With the pinned packages the first import fails, as PettingZoo's Atari module needs `multi_agent_ale_py`, so
+torchrl takes the second path; the first is covered in case it ever succeeds.) `alias_mpe()` covers both: it
+registers `mpe2` as `pettingzoo.mpe` (and `mpe2.all_modules`, `mpe2.simple_spread_v3`, ... as
+`pettingzoo.mpe.all_modules`, `pettingzoo.mpe.simple_spread_v3`, ...) in sys.modules, then adds mpe2's `mpe/...`
+entries to PettingZoo's `all_environments` dict in place. It runs before torchrl or benchmarl is imported.
 """
 from __future__ import annotations
 
@@ -132,7 +134,7 @@ def main() -> None:
     result = {
         "system": "BenchMARL MAPPO",
         "frames": experiment.total_frames,
-        "iterations": experiment.n_iters_performed,
+        "iterations": experiment.total_frames // config.collected_frames_per_batch(True),
         "train_seconds": experiment.train_seconds,
         "frames_per_s": experiment.total_frames / max(experiment.train_seconds, 1e-9),
         "return_mean": sum(returns) / len(returns),
