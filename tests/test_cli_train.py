@@ -209,3 +209,20 @@ def test_a_policy_that_does_not_beat_random_play_is_warned_about(tmp_path):
     one_side = {**worse, "per_agent": {"a": {"mean": -20.0}, "b": {"mean": -40.0}}}  # a mixed game's winner
     assert beats_random(one_side) is True
     assert beats_random({"return_mean": 0.0, "per_agent": {}}) is None  # no references: no verdict
+
+
+def test_a_run_saved_before_the_activation_field_resumes_with_relu(tmp_path):
+    """Run dirs from before `activation` existed ran ReLU networks; they must not come back as tanh."""
+    import torch
+    import yaml
+
+    from algorithms.core.run import load_for_eval
+
+    assert _train(tmp_path, "run").exit_code == 0
+    path = tmp_path / "run" / "config.yaml"
+    raw = yaml.safe_load(path.read_text())
+    assert raw["config"].pop("activation") == "tanh"  # today's default, as saved
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    _, algo = load_for_eval(tmp_path / "run")
+    assert algo.config.activation == "relu"
+    assert any(isinstance(m, torch.nn.ReLU) for m in algo.actor.modules())

@@ -10,7 +10,7 @@ from advisor.errors import AdvisorError
 from algorithms.base import Algorithm
 from algorithms.core.metrics import team_returns
 from algorithms.core.reference_policies import FixedPolicy, has_noop
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.vec_env import EnvInfo, make_vec_env
 
 
 def _copies_for(episodes: int, limit: int = 16) -> int:
@@ -31,7 +31,7 @@ def evaluate(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], episodes:
     return summary
 
 
-def reference_returns(info, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int
+def reference_returns(info: EnvInfo, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int
                       ) -> dict[str, dict[str, float]]:
     """Mean per-agent return (and the spread of the per-episode agent mean) of the reference policies."""
     kinds = ("random", "noop") if has_noop(env_id) else ("random",)

@@ -76,6 +76,12 @@ def claim_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+# Config fields added after runs were already being saved, with the value those runs used. Without this a run
+# dir from before the field would resume (or evaluate) with today's default: MAPPO's activation became tanh,
+# and a ReLU network's weights would silently run through tanh.
+FIELDS_ADDED_LATER = {"activation": "relu"}
+
+
 def read_spec(run_dir: Path) -> RunSpec:
     path = run_dir / "config.yaml"
     if not run_dir.exists():
@@ -86,9 +92,14 @@ def read_spec(run_dir: Path) -> RunSpec:
         raise AdvisorError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
     try:
         raw = yaml.safe_load(path.read_text())
-        return RunSpec(**raw)
+        spec = RunSpec(**raw)
     except (yaml.YAMLError, TypeError) as err:
         raise AdvisorError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
+    fields = {f.name for f in dataclasses.fields(get_entry(spec.algo).config_cls)} if spec.algo in ALGORITHMS else set()
+    for name, value in FIELDS_ADDED_LATER.items():  # a run saved before the field existed ran with `value`
+        if name in fields and isinstance(spec.config, dict) and name not in spec.config:
+            spec.config[name] = value
+    return spec
 
 
 class Trainer:
