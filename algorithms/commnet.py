@@ -30,28 +30,19 @@ from advisor.errors import AdvisorError
 from algorithms.core.networks import AgentLinear, Torso
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv, make_vec_env
-from algorithms.mappo import MAPPO, MAPPOConfig
+from algorithms.mappo import MAPPO, PPOConfig
 
 
 @dataclass
-class CommNetConfig(MAPPOConfig):
-    """CommNet on MAPPO's PPO machinery; every PPO field keeps MAPPO's default and meaning unless set here."""
+class CommNetConfig(PPOConfig):
+    """CommNet on MAPPO's PPO machinery; every PPO field keeps PPOConfig's default and meaning (the settings the
+    README's CommNet figures were measured with; not re-tuned with MAPPO's newer defaults)."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative"})
     policy_type = "on-policy"
     needs_state = False
-    default_num_envs = (8, 8)  # kept from before MAPPO's (128, 16): the README's figures used 8 copies
 
-    rollout_steps: int = 50
-    """Steps collected from every env copy before each update (kept from before MAPPO's batch_steps default:
-    the CommNet figures in the README were measured with it)."""
-    activation: str = "relu"
-    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
-    gamma: float = 0.99
-    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
-    minibatches: int = 1
-    """Kept at MAPPO's earlier default: the CommNet figures (README) were measured with it; not re-measured with MAPPO's new defaults yet."""
     comm_steps: int = 2
     """Communication rounds per env step (the paper: 2); 0 removes the channel (the ablation: IPPO)."""
     centralised_critic: bool = False

@@ -26,21 +26,20 @@ from advisor.errors import AdvisorError
 
 
 @dataclass
-class MAPPOConfig(AlgorithmConfig):
-    """MAPPO defaults follow Yu et al. 2022 (MPE settings of their published code) unless a field says otherwise;
-    the deviations (tanh, gamma 0.95, 4 minibatches) were chosen by A/B runs on simple_spread (docs/defaults.md)."""
+class PPOConfig(AlgorithmConfig):
+    """The PPO machinery every PPO learner here shares, with the defaults of Yu et al. 2022's published code
+    (MPE settings) unless a field says otherwise. MAPPOConfig below overrides the fields that A/B runs on
+    simple_spread improved (docs/defaults.md); single_agent, opponent_modeling, commnet and self_play build on
+    this class, since their README figures were measured with these values."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative", "mixed"})
     policy_type = "on-policy"
     needs_state = True
-    # 128 copies x 25 steps on the batched MPE backend, as the paper; PettingZoo copies cost memory and step
-    # no faster together, so 16 copies x 200 steps give the same 3,200-step batches there.
-    default_num_envs = (128, 16)
 
-    rollout_steps: int = 0
+    rollout_steps: int = 50
     """Steps collected from every env copy before each update; 0: enough for `batch_steps` env steps over all
-    copies, so the update schedule does not depend on the copy count (the paper: 25 steps x 128 copies)."""
+    copies, so the update schedule does not depend on the copy count."""
     batch_steps: int = 3200
     """With rollout_steps 0: env steps (summed over copies) per update, rounded up to a whole step of every copy."""
     centralised_critic: bool = True
@@ -53,9 +52,8 @@ class MAPPOConfig(AlgorithmConfig):
     """Width of every hidden layer (the paper: 64)."""
     layers: int = 2
     """Hidden layers in each MLP torso."""
-    activation: str = "tanh"
-    """Hidden-layer activation: tanh or relu (orthogonal init gain 5/3 or sqrt(2) to match). Tanh: on simple_spread
-    -12.1 against -14.4 per agent after 1M env steps (3 seeds, docs/defaults.md)."""
+    activation: str = "relu"
+    """Hidden-layer activation: relu or tanh (orthogonal init gain sqrt(2) or 5/3 to match)."""
     layer_norm: bool = False
     """LayerNorm after every hidden layer (marlbenchmark/on-policy's MLP); the input LayerNorm is always on."""
     recurrent: bool = False
@@ -68,9 +66,8 @@ class MAPPOConfig(AlgorithmConfig):
     """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to end on ever smaller updates (as CleanRL's anneal_lr); on self-play tic-tac-toe it measured no gain (README)."""
     adam_eps: float = 1e-5
     """Adam epsilon."""
-    gamma: float = 0.95
-    """Discount factor. Deviation (the paper: 0.99): on 25-step MPE episodes 0.95 learnt faster on every A/B
-    (docs/defaults.md)."""
+    gamma: float = 0.99
+    """Discount factor."""
     bootstrap_time_limit: bool = True
     """Bootstrap from the final observation's value when an episode is cut by its time limit (truncation);
     false treats the cut as terminal, as marlbenchmark/on-policy does on MPE."""
@@ -90,9 +87,8 @@ class MAPPOConfig(AlgorithmConfig):
     """Entropy bonus weight."""
     epochs: int = 10
     """Passes over each rollout (the paper: 10 on MPE)."""
-    minibatches: int = 4
-    """Minibatches per epoch. Deviation (the paper: 1 on MPE): 4 gives 4x the gradient steps for the same compute;
-    on simple_spread -8.9 against -12.1 per agent after 1M env steps (docs/defaults.md)."""
+    minibatches: int = 1
+    """Minibatches per epoch (the paper: 1 on MPE)."""
     max_grad_norm: float = 10.0
     """Gradient-norm clip for actor and critic."""
     log_std_init: float = -0.5
@@ -113,6 +109,29 @@ class MAPPOConfig(AlgorithmConfig):
 
 
 @dataclass
+class MAPPOConfig(PPOConfig):
+    """MAPPO: the PPO machinery with the deviations from the paper that A/B runs on simple_spread chose
+    (docs/defaults.md)."""
+
+    # 128 copies x 25 steps on the batched MPE backend, as the paper; PettingZoo copies cost memory and step
+    # no faster together, so 16 copies x 200 steps give the same 3,200-step batches there.
+    default_num_envs = (128, 16)
+
+    rollout_steps: int = 0
+    """Steps collected from every env copy before each update; 0 (default): enough for `batch_steps` env steps
+    over all copies, so the update schedule does not depend on the copy count (the paper: 25 steps x 128 copies)."""
+    activation: str = "tanh"
+    """Hidden-layer activation: tanh or relu (orthogonal init gain 5/3 or sqrt(2) to match). Tanh: on simple_spread
+    -12.1 against -14.4 per agent after 1M env steps (3 seeds, docs/defaults.md)."""
+    gamma: float = 0.95
+    """Discount factor. Deviation (the paper: 0.99): on 25-step MPE episodes 0.95 learnt faster on every A/B
+    (docs/defaults.md)."""
+    minibatches: int = 4
+    """Minibatches per epoch. Deviation (the paper: 1 on MPE): 4 gives 4x the gradient steps for the same compute;
+    on simple_spread -8.9 against -12.1 per agent after 1M env steps (docs/defaults.md)."""
+
+
+@dataclass
 class IPPOConfig(MAPPOConfig):
     """IPPO: MAPPO's machinery with each agent's critic reading only its own observation."""
 
@@ -128,7 +147,7 @@ class IPPOConfig(MAPPOConfig):
 
 
 class Actor(nn.Module):
-    def __init__(self, in_features: int, cfg: MAPPOConfig, action_dim: int, continuous: bool, n_agents: int):
+    def __init__(self, in_features: int, cfg: PPOConfig, action_dim: int, continuous: bool, n_agents: int):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
@@ -138,7 +157,7 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self, in_features: int, cfg: MAPPOConfig, n_agents: int):
+    def __init__(self, in_features: int, cfg: PPOConfig, n_agents: int):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
@@ -147,9 +166,9 @@ class Critic(nn.Module):
 
 
 class MAPPO(Algorithm):
-    config: MAPPOConfig
+    config: PPOConfig
 
-    def __init__(self, config: MAPPOConfig, envs: VecEnv, device: torch.device):
+    def __init__(self, config: PPOConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)
         info, n = self.info, self.info.n_agents
         self.continuous = info.action_kind == "continuous"

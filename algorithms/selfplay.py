@@ -40,13 +40,13 @@ from algorithms.core.distributions import DiagGaussian, MaskedCategorical
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
-from algorithms.mappo import MAPPO, IPPOConfig
+from algorithms.mappo import MAPPO, PPOConfig
 
 SAMPLING = ("latest", "uniform", "prioritised", "nash")
 
 
 @dataclass
-class SelfPlayConfig(IPPOConfig):
+class SelfPlayConfig(PPOConfig):
     """PPO (IPPO's local critic) against itself and a pool of past selves. Two-player zero-sum games only
     ("competitive"): a win for one seat is a loss for the other. Discrete actions (action masks respected)
     or continuous ones (Gaussian, as MAPPO's)."""
@@ -55,16 +55,13 @@ class SelfPlayConfig(IPPOConfig):
     reward_settings = frozenset({"competitive"})
     policy_type = "on-policy"
     needs_state = False
-    default_num_envs = (8, 8)  # kept from before MAPPO's (128, 16): the README's figures used 8 copies
 
+    centralised_critic: bool = False
+    """Off (IPPO's local critic): each seat's critic reads only its own observation."""
     rollout_steps: int = 64
     """Steps collected from every env copy before each update (both seats' turns count as steps). Bigger
     rollouts give steadier updates: tic-tac-toe holds its bar against random play with 256, not with 64
     (README, self-play)."""
-    activation: str = "relu"
-    """Kept at MAPPO's earlier default: the self-play figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
-    gamma: float = 0.99
-    """Kept at MAPPO's earlier default: the self-play figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
     lr: float = 3e-4
     """Actor learning rate (Adam)."""
     critic_lr: float = 1e-3

@@ -25,28 +25,18 @@ from algorithms.core.metrics import episode_metrics
 from algorithms.core.opponents import Opponents, parse_opponent_spec
 from algorithms.core.vec_env import EnvInfo, Step, VecEnv, make_vec_env
 from algorithms.base import Algorithm, Callback
-from algorithms.mappo import MAPPO, MAPPOConfig
+from algorithms.mappo import MAPPO, PPOConfig
 
 
 @dataclass
-class SingleAgentConfig(MAPPOConfig):
-    """PPO for one learner (MAPPO's defaults and machinery); the other agents play `opponents`."""
+class SingleAgentConfig(PPOConfig):
+    """PPO for one learner (MAPPO's machinery, PPOConfig's defaults); the other agents play `opponents`."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative", "competitive", "mixed"})
     policy_type = "on-policy"
     needs_state = False
-    default_num_envs = (8, 8)  # kept from before MAPPO's (128, 16): the README's figures used 8 copies
 
-    rollout_steps: int = 50
-    """Steps collected from every env copy before each update (kept from before MAPPO's batch_steps default:
-    the opponent-modelling and tic-tac-toe figures in the README were measured with it)."""
-    activation: str = "relu"
-    """Kept at MAPPO's earlier default: the single-learner and opponent-modelling figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
-    gamma: float = 0.99
-    """Kept at MAPPO's earlier default: the single-learner and opponent-modelling figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
-    minibatches: int = 1
-    """Kept at MAPPO's earlier default: the single-learner and opponent-modelling figures (README) were measured with it; MAPPO's new defaults were tuned on cooperative simple_spread only."""
     centralised_critic: bool = False
     """Must stay false: the learner's critic reads the learner's own observation only."""
     agent_id_input: bool = False
