@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from advisor.engine import check_constraints, evaluate, is_relevant
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, MARLError
 from advisor.facts import FactValue
 from advisor.conditions import Check
 from advisor.ruleset import RuleSet
@@ -172,7 +172,7 @@ def _check_train_settings(algo_id: str, options: tuple[str, ...], config_cls: ty
         return []
     try:
         apply_overrides(config_cls(), settings, source=f"algorithms.yaml train.set of '{algo_id}'")
-    except AdvisorError as err:
+    except MARLError as err:
         return [err.message]
     return []
 

@@ -1,4 +1,4 @@
-"""Shared rich consoles and the one place where AdvisorError becomes a message and an exit code."""
+"""Shared rich consoles and the one place where a MARLError (library or advisor) becomes a message and an exit."""
 from __future__ import annotations
 
 import functools
@@ -7,7 +7,7 @@ from typing import Callable, TypeVar
 import typer
 from rich.console import Console
 
-from advisor.errors import AdvisorError
+from advisor.errors import MARLError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -15,7 +15,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable)
 
 
-def fail(error: AdvisorError) -> "typer.Exit":
+def fail(error: MARLError) -> "typer.Exit":
     """Print one clear message (no traceback) and return the Exit to raise."""
     err_console.print(f"[bold red]error[/] [dim]\\[{error.code}][/]: {error.message}", highlight=False)
     if error.hint:
@@ -24,13 +24,13 @@ def fail(error: AdvisorError) -> "typer.Exit":
 
 
 def handles_errors(fn: F) -> F:
-    """Decorate a command so an AdvisorError prints as one message and exits with status 2."""
+    """Decorate a command so a MARLError prints as one message and exits with status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except AdvisorError as error:
+        except MARLError as error:
             raise fail(error) from None
 
     return wrapper  # type: ignore[return-value]
@@ -38,8 +38,8 @@ def handles_errors(fn: F) -> F:
 
 def print_references(result: dict) -> None:
     """After an evaluation: the reference policies' returns over the same episodes, and a warning when the
-    trained policy does not beat random play (see algorithms.core.evaluate.beats_random)."""
-    from algorithms.core.evaluate import beats_random
+    trained policy does not beat random play (see algorithms.training.evaluate.beats_random)."""
+    from algorithms.training.evaluate import beats_random
 
     refs = result.get("references")
     if not refs:
@@ -49,5 +49,5 @@ def print_references(result: dict) -> None:
                   + f"; this policy {result['return_mean']:.2f}", highlight=False)
     if beats_random(result) is False:
         err_console.print("[bold yellow]warning[/]: the policy does not beat random play on this env "
-                          "(train longer, or see `marl algorithms` and the README for settings that learn here)",
+                          "(train longer, or see `marl algorithms` and docs/ for settings that learn here)",
                           highlight=False)

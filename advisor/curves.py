@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from advisor.errors import AdvisorError, did_you_mean
-from algorithms.core.run import RunSpec, read_spec
+from algorithms.training.run import RunSpec, read_spec
 
 # Two-sided 95% Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,

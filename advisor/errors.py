@@ -1,24 +1,10 @@
-"""One error type for everything a user can get wrong; the CLI prints it and exits non-zero."""
+"""The advisor's errors: a subclass of the learning library's MARLError, so the CLI reports both alike."""
 from __future__ import annotations
 
-import difflib
-from typing import Iterable
+from algorithms.errors import MARLError, did_you_mean
+
+__all__ = ["AdvisorError", "MARLError", "did_you_mean"]
 
 
-class AdvisorError(Exception):
-    """A user-facing error: a stable `code`, a one-line `message`, and an optional `hint`."""
-
-    def __init__(self, code: str, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message} ({self.hint})"
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """A 'did you mean ...?' hint for a misspelt name, or None when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+class AdvisorError(MARLError):
+    """A user-facing error raised by the advisor (rules, answers, questionnaire, scaffolding, CLI)."""

@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from advisor.facts import FactValue
-from algorithms.core.env_factory import is_parallel, make_env
+from algorithms.core.env_registry import is_parallel, make_env
 
 TEAM_CORRELATION = 0.7       # agents whose per-step rewards correlate at least this much share a team
 COMPETITIVE_CORRELATION = -0.5  # single agents this anti-correlated (without a constant sum) compete

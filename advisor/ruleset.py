@@ -7,104 +7,23 @@ rule `when`, catalogue `requires`, pitfalls, constraints) use the language of ad
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from advisor.conditions import Condition, Where, format_value, parse_condition
+from advisor.conditions import Where, format_value, parse_condition
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.facts import Fact, FactValue
+from advisor.rule_model import AlgorithmInfo, Constraint, Pitfall, Rule, RuleSet, TreeLeaf, TreeNode
 
 RULE_FILES = ("facts.yaml", "tree.yaml", "matrix.yaml", "algorithms.yaml", "pitfalls.yaml")
 ACTION_SPACES = ("discrete", "continuous")
 REWARD_SETTINGS = ("cooperative", "competitive", "mixed")
 POLICY_TYPES = ("on-policy", "off-policy", "either")
 RECOMMENDED = "recommended"  # pseudo-fact usable in pitfalls: the algorithm the advisor picked
-
-# ---------------------------------------------------------------------------------------------------
-# The loaded rule set
-
-
-@dataclass(frozen=True)
-class Constraint:
-    id: str
-    when: Condition
-    require: Condition
-    message: str
-
-
-@dataclass(frozen=True)
-class TreeNode:
-    id: str
-    fact: str
-    question: str
-    branches: dict[FactValue, tuple[str, str]]  # value -> ("node" | "leaf", id)
-
-
-@dataclass(frozen=True)
-class TreeLeaf:
-    id: str
-    pool: dict[str, float]  # algorithm -> base score
-    final: bool
-    because: str
-    refs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    when: Condition
-    prefer: dict[str, float]
-    exclude: tuple[str, ...]
-    because: str
-    refs: tuple[str, ...]
-
-    def effect_text(self) -> str:
-        parts = [f"{algo} {score:+g}" for algo, score in self.prefer.items()]
-        parts += [f"exclude {algo}" for algo in self.exclude]
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class AlgorithmInfo:
-    id: str
-    name: str
-    paper: str
-    bundled: bool
-    summary: str
-    action_spaces: frozenset[str]
-    reward_settings: frozenset[str]
-    policy_type: str
-    needs_state: bool
-    requires: Condition | None = None
-    train: tuple[str, ...] = ()  # `marl train` options the advisor's next command carries (measured settings)
-
-
-@dataclass(frozen=True)
-class Pitfall:
-    id: str
-    when: Condition
-    title: str
-    advice: str
-    rationalization: str | None
-    refs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    facts: dict[str, Fact]  # in asking order
-    constraints: tuple[Constraint, ...]
-    root: str
-    nodes: dict[str, TreeNode]
-    leaves: dict[str, TreeLeaf]
-    rules: tuple[Rule, ...]
-    algorithms: dict[str, AlgorithmInfo]  # catalogue order
-    pitfalls: tuple[Pitfall, ...]
-    source: str = "rules"
-
 
 # ---------------------------------------------------------------------------------------------------
 # Loading and validation

@@ -7,13 +7,16 @@ import inspect
 import textwrap
 import typing
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError, did_you_mean
+from algorithms.core.observation_rows import single_step
+from algorithms.core.policy_file import write_policy
 from algorithms.core.vec_env import EnvInfo, Step, VecEnv
+from algorithms.errors import MARLError, did_you_mean
 
 
 @dataclasses.dataclass
@@ -29,7 +32,7 @@ class AlgorithmConfig:
     default_num_envs: ClassVar[tuple[int, int]] = (8, 8)
 
     def validate(self) -> None:
-        """Raise AdvisorError('bad-config-value', ...) for values that cannot work."""
+        """Raise MARLError('bad-config-value', ...) for values that cannot work."""
 
 
 # Algorithm callbacks receive the metrics of one iteration and return False to stop training early.
@@ -44,10 +47,25 @@ class Algorithm(ABC):
         self.env_steps = 0   # environment steps taken, summed over copies
         self.iterations = 0  # collect + update cycles done
         self.episodes = 0    # episodes finished during training
+        self.algo_id = ""    # the registry id, set by algorithms.make (save() records it)
+        self._saving_policy = False  # save(): leave the env copies' pickled state out
+        self._predict_memory: Any = None
 
     # The figure `marl train`'s progress line shows: (label, metrics key). The team mean return by default;
     # competitive learners override it (in a zero-sum game the mean over both seats is always 0).
     progress_metric: tuple[str, str] = ("return", "charts/return_mean")
+    # A competitive learner's skill rating (self-play's Elo), reported by competitive evaluation; None otherwise.
+    rating: float | None = None
+
+    def policy_agents(self) -> tuple[str, ...]:
+        """The agents whose actions come from what this algorithm learns (single_agent: the learner only; its
+        opponents play their fixed policies in predict and act)."""
+        return self.info.agents
+
+    def evaluation_opponents(self, last: int | None = None) -> dict[str, tuple[float, Callable[[Step], np.ndarray]]]:
+        """Opponents the algorithm itself brings to competitive evaluation: name -> (rating, batched policy).
+        Self-play returns its pool (only the `last` most recent members if given); others have none."""
+        return {}
 
     @abstractmethod
     def learn(self, total_steps: int, callback: Callback | None = None) -> None:
@@ -83,7 +101,7 @@ class Algorithm(ABC):
         """Counters, and the env copies' state with what the collection loop holds mid-episode
         (`collector_state`, e.g. the last observation), so a resumed run continues exactly.
         Without an env snapshot (unpicklable env) only the counters are kept."""
-        snapshot = getattr(self.envs, "snapshot", lambda: None)()
+        snapshot = None if self._saving_policy else getattr(self.envs, "snapshot", lambda: None)()
         return {"counters": {"env_steps": self.env_steps, "iterations": self.iterations, "episodes": self.episodes},
                 "env": {"snapshot": snapshot, "collector": collector_state if snapshot is not None else None}}
 
@@ -98,6 +116,51 @@ class Algorithm(ABC):
             return None
         self.envs.restore(env_state["snapshot"])
         return env_state["collector"]
+
+
+    # ------------------------------------------------------------------ the Python API
+
+    def save(self, path: str | Path) -> None:
+        """Write one file: the algorithm id, config, env (id, keyword arguments, copies), library version and
+        the full learning state (networks, optimisers, replay, counters). `algorithms.load(path)` reads it."""
+        if not self.algo_id:
+            raise MARLError("unsaveable", "this algorithm was not built by algorithms.make(), so its id is unknown")
+        self._saving_policy = True
+        try:
+            state = self.state_dict()
+        finally:
+            self._saving_policy = False
+        env = {"id": self.info.env_id, "kwargs": dict(getattr(self.envs, "env_kwargs", {}) or {}),
+               "num_envs": self.envs.num_envs}
+        write_policy(path, {"algorithm": self.algo_id, "config": config_to_dict(self.config), "env": env}, state)
+
+    def predict(self, observation: Mapping[str, Any] | Any, deterministic: bool = True, *, agent: str | None = None,
+                state: Any = None, episode_start: bool = False) -> dict[str, Any] | Any:
+        """Actions for one un-batched PettingZoo env, as the user's own loop sees it.
+
+        Parallel envs: `observation` is the dict agent -> observation that reset()/step() returned; the result
+        is a dict agent -> action for those agents. Turn-based (AEC) envs: pass the current agent's observation
+        (with its action mask, as env.last() gives it) and `agent=env.agent_selection`; the result is that
+        agent's action. Recurrent policies keep their memory between calls: pass `episode_start=True` on the
+        first observation of each episode. `state` is env.state(), needed only by Nash-Q on envs whose state
+        is not the observations."""
+        observations = {agent: observation} if agent is not None else observation
+        if not isinstance(observations, Mapping):
+            raise MARLError("bad-observation", "predict() takes the dict agent -> observation of a parallel env",
+                            "for a turn-based env pass one observation and agent=env.agent_selection")
+        step = single_step(self.info, observations, state, acting=agent)
+        if episode_start or self._predict_memory is None:
+            self._predict_memory = self.initial_memory(1)
+        actions, self._predict_memory = self.act(step, self._predict_memory, deterministic)
+        index = {name: i for i, name in enumerate(self.info.agents)}
+        out = {name: self._env_action(np.asarray(actions)[0, index[name]], index[name]) for name in observations}
+        return out[agent] if agent is not None else out
+
+    def _env_action(self, action: np.ndarray, i: int) -> Any:
+        """One agent's action as its env takes it: an int, or the unpadded Box vector."""
+        if self.info.action_kind == "discrete":
+            return int(action)
+        return np.asarray(action, np.float32).reshape(-1)[: self.info.action_sizes[i]]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -132,7 +195,7 @@ def apply_overrides(config: AlgorithmConfig, overrides: dict[str, Any], source: 
     for key, value in overrides.items():
         if key not in names:
             hint = did_you_mean(key, names)
-            raise AdvisorError("unknown-config-key", f"{source}: '{key}' is not a {type(config).__name__} field",
+            raise MARLError("unknown-config-key", f"{source}: '{key}' is not a {type(config).__name__} field",
                                f"{hint + ' ' if hint else ''}valid keys: {', '.join(names)}")
         changes[key] = _coerce(value, hints[key], key, source)
     new = dataclasses.replace(config, **changes)
@@ -141,9 +204,9 @@ def apply_overrides(config: AlgorithmConfig, overrides: dict[str, Any], source: 
 
 
 def _coerce(value: Any, kind: Any, key: str, source: str) -> Any:
-    def bad() -> AdvisorError:
+    def bad() -> MARLError:
         name = getattr(kind, "__name__", str(kind))
-        return AdvisorError("bad-config-value", f"{source}: '{key}' must be {name}, got {value!r}")
+        return MARLError("bad-config-value", f"{source}: '{key}' must be {name}, got {value!r}")
 
     if kind is bool:
         if isinstance(value, bool):
@@ -179,7 +242,7 @@ def parse_set_options(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise AdvisorError("bad-set", f"--set '{item}' is not of the form KEY=VALUE", "e.g. --set lr=3e-4")
+            raise MARLError("bad-set", f"--set '{item}' is not of the form KEY=VALUE", "e.g. --set lr=3e-4")
         out[key.strip()] = value.strip()
     return out
 
@@ -190,7 +253,7 @@ def check_env_supported(config_cls: type[AlgorithmConfig], algo_id: str, info: E
     if info.action_kind in config_cls.action_spaces:
         return
     able = sorted(a for a, entry in registry.items() if info.action_kind in entry.config_cls.action_spaces)
-    raise AdvisorError("unsupported-action-space",
+    raise MARLError("unsupported-action-space",
                        f"'{algo_id}' cannot train on {info.action_kind} actions ('{info.env_id}')",
                        f"algorithms that can: {', '.join(able) or 'none bundled yet'}")
 
@@ -198,11 +261,29 @@ def check_env_supported(config_cls: type[AlgorithmConfig], algo_id: str, info: E
 def require_two_players(algo_id: str, info: EnvInfo, hint: str) -> None:
     """Refuse a game that does not have exactly two players (self-play, Nash-Q)."""
     if info.n_agents != 2:
-        raise AdvisorError("not-two-player", f"'{algo_id}' needs a game of exactly two players; '{info.env_id}' has "
+        raise MARLError("not-two-player", f"'{algo_id}' needs a game of exactly two players; '{info.env_id}' has "
                            f"{info.n_agents} agents ({', '.join(info.agents)})", hint)
 
 
 def require_positive(config: AlgorithmConfig, *names: str) -> None:
     for name in names:
         if getattr(config, name) <= 0:
-            raise AdvisorError("bad-config-value", f"'{name}' must be positive, got {getattr(config, name)}")
+            raise MARLError("bad-config-value", f"'{name}' must be positive, got {getattr(config, name)}")
+
+
+def require_non_negative(config: AlgorithmConfig, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) < 0:
+            raise MARLError("bad-config-value", f"'{name}' must be >= 0, got {getattr(config, name)}")
+
+
+def require_unit_interval(config: AlgorithmConfig, *names: str) -> None:
+    for name in names:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise MARLError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(config, name)}")
+
+
+def require_choice(config: AlgorithmConfig, name: str, choices: typing.Iterable[str]) -> None:
+    value, choices = getattr(config, name), tuple(choices)
+    if value not in choices:
+        raise MARLError("bad-config-value", f"'{name}' must be one of {', '.join(choices)}, got {value!r}")

@@ -26,17 +26,18 @@ import torch
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from torch import nn
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms.core.networks import AgentLinear, Torso
 from algorithms.core.tensors import to_numpy, to_tensor
-from algorithms.core.vec_env import Step, VecEnv, make_vec_env
+from algorithms.core.vec_env import Step, VecEnv
+from algorithms.core.env_registry import make_vec_env
 from algorithms.mappo import MAPPO, PPOConfig
 
 
 @dataclass
 class CommNetConfig(PPOConfig):
     """CommNet on MAPPO's PPO machinery; every PPO field keeps PPOConfig's default and meaning (the settings the
-    README's CommNet figures were measured with; not re-tuned with MAPPO's newer defaults)."""
+    CommNet figures (docs/commnet.md) were measured with; not re-tuned with MAPPO's newer defaults)."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative"})
@@ -51,9 +52,9 @@ class CommNetConfig(PPOConfig):
     def validate(self) -> None:
         super().validate()
         if self.comm_steps < 0:
-            raise AdvisorError("bad-config-value", f"'comm_steps' must be 0 or more, got {self.comm_steps}")
+            raise MARLError("bad-config-value", f"'comm_steps' must be 0 or more, got {self.comm_steps}")
         if not self.share_parameters:
-            raise AdvisorError("bad-config-value", "CommNet shares its parameters across agents",
+            raise MARLError("bad-config-value", "CommNet shares its parameters across agents",
                                "leave share_parameters=true; the agent-id input tells agents apart")
 
 
@@ -174,15 +175,15 @@ def dump_messages(algo: CommNet, env_id: str, env_kwargs: dict[str, Any] | None,
     variation, 0 to 1) when, at the same step, that agent alone is shown another landmark colour: what the
     channel carries that the others act on (0 without communication; the env's own channel acts a step later)."""
     if not isinstance(algo, CommNet):
-        raise AdvisorError("no-messages", f"{type(algo).__name__} has no learnt message channel",
+        raise MARLError("no-messages", f"{type(algo).__name__} has no learnt message channel",
                            "message dumps need a run trained with `marl train commnet ...`")
     if episodes < 2:
-        raise AdvisorError("bad-episodes", f"message dumps need at least 2 episodes, got {episodes}",
+        raise MARLError("bad-episodes", f"message dumps need at least 2 episodes, got {episodes}",
                            "decoding is fitted on even episodes and tested on odd ones")
     envs = make_vec_env(env_id, env_kwargs, num_envs=1)
     if (envs.info.n_agents, envs.info.obs_dim) != (algo.info.n_agents, algo.info.obs_dim):
         envs.close()
-        raise AdvisorError("env-mismatch", f"'{env_id}' does not match the env this CommNet was trained on "
+        raise MARLError("env-mismatch", f"'{env_id}' does not match the env this CommNet was trained on "
                            f"('{algo.info.env_id}')", "dump messages on the run's own env and env kwargs")
     slices, described = _hidden_info(env_id)
     rows: dict[str, list] = {k: [] for k in ("sent", "received", "alive", "obs", "action", "episode", "t")}
@@ -230,7 +231,7 @@ def dump_messages(algo: CommNet, env_id: str, env_kwargs: dict[str, Any] | None,
         with path.open("wb") as f:  # a file object: np.savez would append .npz to any other suffix
             np.savez_compressed(f, **data)
     except OSError as err:
-        raise AdvisorError("cannot-write", f"cannot write the messages to {path} ({err.strerror})",
+        raise MARLError("cannot-write", f"cannot write the messages to {path} ({err.strerror})",
                            "choose a writable file path, e.g. messages.npz") from None
     return {"file": str(path), "steps": len(data["t"]), "episodes": episodes, "comm_steps": algo.config.comm_steps,
             "hidden_info": described, "messages": _variation(data, algo.info.agents),

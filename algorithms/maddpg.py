@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
+from algorithms.errors import MARLError
+from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_non_negative, require_positive,
+                             require_unit_interval)
 from algorithms.core.distributions import to_env_actions
 from algorithms.core.metrics import episode_metrics, team_returns
 from algorithms.core.tensors import to_numpy, to_tensor
@@ -84,14 +85,10 @@ class MADDPGConfig(AlgorithmConfig):
     def validate(self) -> None:
         require_positive(self, "hidden_size", "layers", "lr", "critic_lr", "buffer_size", "batch_size",
                          "train_every", "updates", "max_grad_norm", "gumbel_tau", "noise_anneal_steps")
-        for name in ("gamma", "tau"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        for name in ("learning_starts", "logit_reg", "noise_start", "noise_end"):
-            if getattr(self, name) < 0:
-                raise AdvisorError("bad-config-value", f"'{name}' must not be negative, got {getattr(self, name)}")
+        require_unit_interval(self, "gamma", "tau")
+        require_non_negative(self, "learning_starts", "logit_reg", "noise_start", "noise_end")
         if self.critic_input not in ("observations", "state"):
-            raise AdvisorError("bad-config-value", f"'critic_input' must be 'observations' or 'state', "
+            raise MARLError("bad-config-value", f"'critic_input' must be 'observations' or 'state', "
                                f"got {self.critic_input!r}")
 
 
@@ -111,7 +108,7 @@ def resolve_teams(spec: str, agents: tuple[str, ...]) -> tuple[list[int], list[s
         patterns = [p.strip() for p in spec.split(";") if p.strip()]
         for p in patterns:
             if not any(fnmatch.fnmatchcase(a, p) for a in agents):
-                raise AdvisorError("bad-config-value", f"teams: pattern '{p}' matches no agent",
+                raise MARLError("bad-config-value", f"teams: pattern '{p}' matches no agent",
                                    f"agents: {', '.join(agents)}; e.g. teams='adversary_*;agent_*' or teams=auto")
         keys = [next((p for p in patterns if fnmatch.fnmatchcase(a, p)), a) for a in agents]
     names = list(dict.fromkeys(keys))  # first-appearance order

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
+from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_choice, require_non_negative,
+                             require_positive, require_unit_interval)
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical, to_env_actions
 from algorithms.core.gae import compute_gae
 from algorithms.core.metrics import episode_metrics
@@ -22,7 +23,6 @@ from algorithms.core.normalization import ValueNorm
 from algorithms.core.ppo_losses import clipped_surrogate, masked_mean, value_loss
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
-from advisor.errors import AdvisorError
 
 
 @dataclass
@@ -30,7 +30,7 @@ class PPOConfig(AlgorithmConfig):
     """The PPO machinery every PPO learner here shares, with the defaults of Yu et al. 2022's published code
     (MPE settings) unless a field says otherwise. MAPPOConfig below overrides the fields that A/B runs on
     simple_spread improved (docs/defaults.md); single_agent, opponent_modeling, commnet and self_play build on
-    this class, since their README figures were measured with these values."""
+    this class, since their figures in docs/ were measured with these values."""
 
     action_spaces = frozenset({"discrete", "continuous"})
     reward_settings = frozenset({"cooperative", "mixed"})
@@ -63,7 +63,7 @@ class PPOConfig(AlgorithmConfig):
     critic_lr: float = 7e-4
     """Critic learning rate (Adam)."""
     lr_anneal_steps: int = 0
-    """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to end on ever smaller updates (as CleanRL's anneal_lr); on self-play tic-tac-toe it measured no gain (README)."""
+    """Decay both learning rates linearly to 0 over this many env steps (0: constant, the paper's choice). Set it to the run's budget to end on ever smaller updates (as CleanRL's anneal_lr); on self-play tic-tac-toe it measured no gain (docs/self-play.md)."""
     adam_eps: float = 1e-5
     """Adam epsilon."""
     gamma: float = 0.99
@@ -97,15 +97,9 @@ class PPOConfig(AlgorithmConfig):
     def validate(self) -> None:
         require_positive(self, "batch_steps", "hidden_size", "layers", "lr", "critic_lr", "epochs",
                          "minibatches", "clip_eps")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        if self.activation not in ACTIVATIONS:
-            raise AdvisorError("bad-config-value", f"'activation' must be one of {', '.join(ACTIVATIONS)}, "
-                               f"got {self.activation!r}")
-        for name in ("lr_anneal_steps", "rollout_steps"):
-            if getattr(self, name) < 0:
-                raise AdvisorError("bad-config-value", f"'{name}' must be >= 0, got {getattr(self, name)}")
+        require_unit_interval(self, "gamma", "gae_lambda")
+        require_choice(self, "activation", ACTIVATIONS)
+        require_non_negative(self, "lr_anneal_steps", "rollout_steps")
 
 
 @dataclass

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive, require_two_players
+from algorithms.errors import MARLError
+from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_choice, require_non_negative,
+                             require_positive, require_two_players, require_unit_interval)
 from algorithms.core.game_theory import SELECTION_RULES, pure_equilibria, select_equilibrium, solve_zero_sum
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.vec_env import Step, VecEnv
@@ -73,20 +74,13 @@ class NashQConfig(AlgorithmConfig):
 
     def validate(self) -> None:
         require_positive(self, "rollout_steps", "max_states")
-        for name in ("gamma", "epsilon_start", "epsilon_finish"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        if not 0.0 <= self.lr <= 1.0:
-            raise AdvisorError("bad-config-value", f"'lr' must lie in [0, 1] (0: alpha = 1/n), got {self.lr}")
-        if self.epsilon_anneal_steps < 0:
-            raise AdvisorError("bad-config-value", "'epsilon_anneal_steps' must be >= 0")
-        if self.selection not in SELECTION_RULES:
-            raise AdvisorError("bad-config-value", f"'selection' must be one of {', '.join(SELECTION_RULES)}, "
-                               f"got '{self.selection}'")
+        require_unit_interval(self, "gamma", "epsilon_start", "epsilon_finish", "lr")  # lr 0: alpha = 1/n
+        require_non_negative(self, "epsilon_anneal_steps")
+        require_choice(self, "selection", SELECTION_RULES)
 
 
-def _refuse(env_id: str, what: str) -> AdvisorError:
-    return AdvisorError("unsupported-env", f"'nash_q' cannot train on '{env_id}': {what}",
+def _refuse(env_id: str, what: str) -> MARLError:
+    return MARLError("unsupported-env", f"'nash_q' cannot train on '{env_id}': {what}",
                         "Nash-Q is tabular and solves a two-player simultaneous stage game per state; for larger "
                         "problems try iql, ippo, mappo or self_play")
 
@@ -100,7 +94,7 @@ class NashQ(Algorithm):
         require_two_players("nash_q", info, "Nash-Q is tabular and solves a two-player stage game per state; "
                                             "for more agents try iql, ippo or mappo")
         if info.action_kind != "discrete":
-            raise AdvisorError("unsupported-action-space", f"'nash_q' cannot train on continuous actions ('{info.env_id}')",
+            raise MARLError("unsupported-action-space", f"'nash_q' cannot train on continuous actions ('{info.env_id}')",
                                "Nash-Q needs a finite joint action set per state")
         if info.turn_based or info.has_action_mask:
             raise _refuse(info.env_id, "it is turn-based or masks actions; Nash-Q plays simultaneous stage games")
@@ -127,7 +121,7 @@ class NashQ(Algorithm):
             raise _refuse(self.info.env_id, "its state has non-integer (continuous) values; Nash-Q needs a small "
                           "discrete state such as a one-hot position")
         if len(self.index) >= self.config.max_states:
-            raise AdvisorError("too-many-states", f"'nash_q' has seen {len(self.index)} distinct states of "
+            raise MARLError("too-many-states", f"'nash_q' has seen {len(self.index)} distinct states of "
                                f"'{self.info.env_id}', its max_states", "Nash-Q is tabular: use a smaller discrete "
                                "state space, raise --set max_states=..., or a function-approximation algorithm")
         row = self.index[key] = len(self.index)
@@ -159,7 +153,7 @@ class NashQ(Algorithm):
             state = obs.state
         elif state is None:
             if len(self.index) != 1:
-                raise AdvisorError("needs-state", "Nash-Q's policy depends on the global state; pass state=[K, state_dim]",
+                raise MARLError("needs-state", "Nash-Q's policy depends on the global state; pass state=[K, state_dim]",
                                    "or call action_probs(step) with a batched Step")
             state = np.repeat(np.frombuffer(next(iter(self.index)), np.float32)[None], len(obs), axis=0)
         out = np.zeros((len(state), 2, self.info.action_dim))

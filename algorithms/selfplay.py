@@ -25,15 +25,16 @@ from __future__ import annotations
 import copy
 import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, Callback, require_positive, require_two_players
+from algorithms.errors import MARLError
+from algorithms.base import (Algorithm, Callback, require_choice, require_positive, require_two_players,
+                             require_unit_interval)
 from algorithms.core import rating
-from algorithms.core.competitive_eval import matrix_exploitability, source_payoffs, zero_sum_payoff
+from algorithms.core.payoffs import matrix_exploitability, source_payoffs, zero_sum_payoff
 from algorithms.core.reference_policies import random_actions
 from algorithms.core.game_theory import solve_zero_sum
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical
@@ -61,7 +62,7 @@ class SelfPlayConfig(PPOConfig):
     rollout_steps: int = 64
     """Steps collected from every env copy before each update (both seats' turns count as steps). Bigger
     rollouts give steadier updates: tic-tac-toe holds its bar against random play with 256, not with 64
-    (README, self-play)."""
+    (docs/self-play.md)."""
     lr: float = 3e-4
     """Actor learning rate (Adam)."""
     critic_lr: float = 1e-3
@@ -91,14 +92,10 @@ class SelfPlayConfig(PPOConfig):
     def validate(self) -> None:
         super().validate()
         require_positive(self, "pool_size", "snapshot_every", "rating_k")
-        if self.opponent_sampling not in SAMPLING:
-            raise AdvisorError("bad-config-value", f"'opponent_sampling' must be one of {', '.join(SAMPLING)}, "
-                               f"got {self.opponent_sampling!r}")
-        for name in ("latest_prob", "random_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
+        require_choice(self, "opponent_sampling", SAMPLING)
+        require_unit_interval(self, "latest_prob", "random_prob")
         if self.recurrent:
-            raise AdvisorError("bad-config-value", "self_play runs feed-forward policies only (recurrent=false)",
+            raise MARLError("bad-config-value", "self_play runs feed-forward policies only (recurrent=false)",
                                "pool members would need their own recurrent state per env copy")
 
 
@@ -202,7 +199,7 @@ class SelfPlay(Algorithm):
                                                 "or matrix:rps")
         payoffs = source_payoffs(envs)
         if payoffs is not None and not np.allclose(payoffs[1], -payoffs[0]):
-            raise AdvisorError("not-zero-sum", f"self_play needs a zero-sum game; in '{info.env_id}' the two "
+            raise MARLError("not-zero-sum", f"self_play needs a zero-sum game; in '{info.env_id}' the two "
                                "payoffs do not cancel", "for general-sum games try ippo or maddpg")
         self.seats = OpponentSeats(envs, self)
         self.learner = MAPPO(config, self.seats, device)
@@ -215,7 +212,7 @@ class SelfPlay(Algorithm):
         self.rating = rating.INITIAL
         self.payoff = zero_sum_payoff(envs)  # [A0, A1] for built-in zero-sum matrix games, else None
         if config.opponent_sampling == "nash" and self.payoff is None:
-            raise AdvisorError("bad-config-value", "opponent_sampling=nash weighs the pool by the members' exact "
+            raise MARLError("bad-config-value", "opponent_sampling=nash weighs the pool by the members' exact "
                                f"payoffs against each other, known only for built-in matrix games, not '{info.env_id}'",
                                "use opponent_sampling=uniform or prioritised")
         self.weights = np.ones(0)  # the pool's mixture weights (uniform, or the meta-Nash with nash sampling)
@@ -294,6 +291,10 @@ class SelfPlay(Algorithm):
                 out = np.zeros((len(opponent), *actions.shape[1:]), actions.dtype)
             out[rows] = actions
         return out
+
+    def evaluation_opponents(self, last: int | None = None) -> dict[str, tuple[float, Callable[[Step], np.ndarray]]]:
+        pool = self.pool[max(0, len(self.pool) - last):] if last is not None else list(self.pool)
+        return {str(mid): (float(self.members[mid].rating), self.member_policy(mid)) for mid in pool}
 
     def member_policy(self, mid: int):
         """act-style callable (step -> [K, N] sampled actions) of pool member `mid`, for evaluation."""

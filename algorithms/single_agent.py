@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError, did_you_mean
+from algorithms.errors import MARLError, did_you_mean
 from algorithms.core.metrics import episode_metrics
-from algorithms.core.opponents import Opponents, parse_opponent_spec
-from algorithms.core.vec_env import EnvInfo, Step, VecEnv, make_vec_env
+from algorithms.core.opponents import Opponents, PolicyLoader, parse_opponent_spec
+from algorithms.core.vec_env import EnvInfo, Step, VecEnv
+from algorithms.core.env_registry import make_vec_env
 from algorithms.base import Algorithm, Callback
 from algorithms.mappo import MAPPO, PPOConfig
 
@@ -49,7 +50,7 @@ class SingleAgentConfig(PPOConfig):
     def validate(self) -> None:
         super().validate()
         if self.centralised_critic:
-            raise AdvisorError("bad-config-value", "single_agent's critic reads the learner's observation only",
+            raise MARLError("bad-config-value", "single_agent's critic reads the learner's observation only",
                                "leave centralised_critic=false (use mappo for a centralised critic)")
         parse_opponent_spec(self.opponents)
 
@@ -59,7 +60,7 @@ def resolve_learner(name: str, info: EnvInfo) -> int:
     if not name:
         return 0
     if name not in info.agents:
-        raise AdvisorError("unknown-agent", f"learner '{name}' is not an agent of '{info.env_id}'",
+        raise MARLError("unknown-agent", f"learner '{name}' is not an agent of '{info.env_id}'",
                            did_you_mean(name, info.agents) or f"agents: {', '.join(info.agents)}")
     return info.agents.index(name)
 
@@ -149,13 +150,14 @@ class SingleAgent(Algorithm):
     learner_cls: type[MAPPO] = MAPPO
     progress_metric = ("learner return", "charts/learner_return")
 
-    def __init__(self, config: SingleAgentConfig, envs: VecEnv, device: torch.device):
+    def __init__(self, config: SingleAgentConfig, envs: VecEnv, device: torch.device,
+                 load_policy: PolicyLoader | None = None):
         super().__init__(config, envs, device)
         self.learner = resolve_learner(config.learner, envs.info)
         seats = [j for j in range(envs.info.n_agents) if j != self.learner]
         # Drawn from the seeded global RNG: the same run seed gives the same opponent randomness.
         seed = int(torch.randint(2**31 - 1, ()).item())
-        self.opponents = Opponents(config.opponents, envs.info, seats, seed)
+        self.opponents = Opponents(config.opponents, envs.info, seats, seed, load_policy)
         self.eval_opponents = self.opponents.fresh(seed + 1)  # act() gets its own stream and memory
         self.seat = LearnerSeat(envs, self.learner, self.opponents)
         self.ppo = self.learner_cls(config, self.seat, device)
@@ -177,6 +179,9 @@ class SingleAgent(Algorithm):
         return self.ppo.reset_memory(memory, episode_end)
 
     @torch.no_grad()
+    def policy_agents(self) -> tuple[str, ...]:
+        return (self.info.agents[self.learner],)
+
     def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
         """Full-env actions: the learner's policy in its seat, the fixed policy in the others."""
         actions = self.eval_opponents.act(step)

@@ -17,12 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advisor.errors import AdvisorError
-from algorithms.base import Algorithm, AlgorithmConfig, Callback, require_positive
+from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_choice, require_non_negative,
+                             require_positive, require_unit_interval)
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.mixers import make_mixer
 from algorithms.core.networks import ACTIVATIONS, AgentLinear, Torso
+from algorithms.core.normalization import RunningStd
 from algorithms.core.replay import EpisodeBuilder, EpisodeReplay
+from algorithms.core.td_targets import lambda_returns
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
 
@@ -100,17 +102,10 @@ class ValueDecompositionConfig(AlgorithmConfig):
         require_positive(self, "rollout_steps", "batch_size", "buffer_size",
                          "max_episode_len", "hidden_size", "layers", "mixing_embed", "hypernet_hidden",
                          "qplex_heads", "lr", "target_update_interval", "max_grad_norm")
-        if self.activation not in ACTIVATIONS:
-            raise AdvisorError("bad-config-value", f"'activation' must be one of {', '.join(ACTIVATIONS)}, "
-                               f"got {self.activation!r}")
-        if self.mixer not in MIXERS:
-            raise AdvisorError("bad-config-value", f"'mixer' must be one of {', '.join(MIXERS)}, got '{self.mixer}'")
-        for name in ("gamma", "td_lambda", "tau", "epsilon_start", "epsilon_finish"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AdvisorError("bad-config-value", f"'{name}' must lie in [0, 1], got {getattr(self, name)}")
-        if self.recency_half_life < 0 or self.epsilon_anneal_steps < 0 or self.updates_per_iteration < 0:
-            raise AdvisorError("bad-config-value",
-                               "'recency_half_life', 'epsilon_anneal_steps' and 'updates_per_iteration' must be >= 0")
+        require_choice(self, "activation", ACTIVATIONS)
+        require_choice(self, "mixer", MIXERS)
+        require_unit_interval(self, "gamma", "td_lambda", "tau", "epsilon_start", "epsilon_finish")
+        require_non_negative(self, "recency_half_life", "epsilon_anneal_steps", "updates_per_iteration")
 
 
 @dataclass
@@ -157,36 +152,6 @@ class AgentQNet(nn.Module):
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation)
         self.head = AgentLinear(cfg.hidden_size, n_actions, per_agent, gain=1.0)
-
-
-class RunningStd:
-    """Running mean and variance of rewards (Chan et al.'s parallel update), for `standardise_rewards`."""
-
-    def __init__(self) -> None:
-        self.count, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def update(self, x: np.ndarray) -> None:
-        n, mean = x.size, float(x.mean())
-        delta, total = mean - self.mean, self.count + n
-        self.m2 += float(((x - mean) ** 2).sum()) + delta**2 * self.count * n / total
-        self.mean, self.count = self.mean + delta * n / total, total
-
-    @property
-    def std(self) -> float:
-        return max((self.m2 / max(self.count, 1)) ** 0.5, 1e-4)
-
-
-def lambda_returns(reward, terminated, next_value, filled, gamma: float, lam: float) -> torch.Tensor:
-    """TD(lambda) targets over time-major [T, B, ...] tensors; lam = 0 gives one-step targets.
-    `next_value` [T, ...] is the (target) value of the state after step t; `filled` marks real steps, so
-    the last real step of each episode bootstraps from its own next value."""
-    out = torch.zeros_like(reward)
-    following_filled = torch.cat([filled[1:], torch.zeros_like(filled[:1])])
-    for t in reversed(range(reward.shape[0])):
-        later = out[t + 1] if t + 1 < reward.shape[0] else next_value[t]
-        cont = torch.where(following_filled[t], (1 - lam) * next_value[t] + lam * later, next_value[t])
-        out[t] = reward[t] + gamma * (~terminated[t]).float() * cont
-    return out
 
 
 class ValueDecomposition(Algorithm):

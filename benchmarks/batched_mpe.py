@@ -26,9 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.evaluate import evaluate  # noqa: E402
+from algorithms.training.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import PettingZooVecEnv, make_vec_env  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 from algorithms.envs.mpe import BatchedMPEVecEnv  # noqa: E402
 from benchmarks.throughput import raw_steps_per_s, time_to_return  # noqa: E402
 
@@ -72,7 +72,7 @@ def throughput_table(steps: int, batched_steps: int, sizes=(1, 16, 256, 4096), m
 # ---------------------------------------------------------------------------------------------------
 # Learning: the same MAPPO on each backend
 
-# The settings the README's backend comparison was measured with (MAPPO's defaults before docs/defaults.md's A/B
+# The settings docs/benchmarks.md's backend comparison was measured with (MAPPO's defaults before docs/defaults.md's A/B
 # were relu and gamma 0.99), kept explicit so those figures stay reproducible.
 OLD = {"activation": "relu", "gamma": 0.99}
 MPE2_SETTINGS = {"num_envs": 8, "config": {"rollout_steps": 25, "minibatches": 2, **OLD}}   # K=8
@@ -113,7 +113,7 @@ def time_to_target(args, seeds) -> None:
                                               args.target, seed, args.max_steps, eval_every, TARGET_CONFIG,
                                               label="batched ")
         limit = args.max_steps if args.mpe2_full else min(steps, args.mpe2_steps)
-        ref, _, ref_history = time_to_return(PettingZooVecEnv(f"mpe2:{NAME}", kwargs, TARGET_K),
+        ref, _, ref_history = time_to_return(make_vec_env(f"mpe2:{NAME}", kwargs, TARGET_K),
                                              args.target if args.mpe2_full else float("inf"), seed, limit,
                                              eval_every, TARGET_CONFIG, label="mpe2    ")
         ours_at = {n: r for n, _, r in history}  # compared wherever both evaluated at the same env step

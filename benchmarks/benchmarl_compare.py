@@ -184,9 +184,9 @@ def ours_child(seconds: float, seed: int, threads: int, out: Path) -> None:
     import torch
 
     from algorithms import make
-    from algorithms.core.evaluate import evaluate
+    from algorithms.training.evaluate import evaluate
     from algorithms.core.seeding import seed_everything
-    from algorithms.core.vec_env import make_vec_env
+    from algorithms.core.env_registry import make_vec_env
 
     torch.set_num_threads(threads)
     seed_everything(seed)

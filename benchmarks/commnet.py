@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from algorithms.commnet import dump_messages
-from algorithms.core.run import RunSpec, Trainer
+from algorithms.training.run import RunSpec, Trainer
 
 SETTINGS = {"rollout_steps": 25, "minibatches": 2}  # as the MAPPO learning test
 

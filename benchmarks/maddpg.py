@@ -23,20 +23,20 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.evaluate import evaluate  # noqa: E402
+from algorithms.training.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 from benchmarks.throughput import raw_steps_per_s  # noqa: E402
 
 ENV = "mpe2:simple_spread_v3"
 KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25, "continuous_actions": True}
 PAPER = {"learning_starts": 2_000}               # the paper's update schedule, updates start early
-FAST = {"learning_starts": 2_000, "updates": 4}  # tests/test_learning_maddpg.py
+FAST = {"learning_starts": 2_000, "updates": 4}  # tests/learning/test_learning_maddpg.py
 
 
 def maddpg_steps_per_s(num_envs: int, steps: int, overrides: dict) -> float:
     seed_everything(0)
-    envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
+    envs = make_vec_env(ENV, KWARGS, num_envs)
     algo = make("maddpg", envs, **overrides)
     algo.begin(envs.reset(seed=0))
     algo.learn(algo.config.learning_starts + 1_000)  # fill the replay and run some updates, not timed
@@ -47,7 +47,7 @@ def maddpg_steps_per_s(num_envs: int, steps: int, overrides: dict) -> float:
 
 def final_return(seed: int, budget: int, overrides: dict) -> tuple[float, float]:
     seed_everything(seed)
-    envs = PettingZooVecEnv(ENV, KWARGS, 8)
+    envs = make_vec_env(ENV, KWARGS, 8)
     algo = make("maddpg", envs, **overrides)
     algo.begin(envs.reset(seed=seed))
     start = time.perf_counter()

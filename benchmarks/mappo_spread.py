@@ -32,9 +32,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.evaluate import evaluate  # noqa: E402
+from algorithms.training.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import make_vec_env  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 
 EVAL_ENV = "mpe2:simple_spread_v3"
 KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25}

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from algorithms import make
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.env_registry import make_vec_env
 from algorithms.single_agent import play_learner
 
 SCRIPTED = "algorithms.envs.scripted"

@@ -1,11 +1,11 @@
 """Self-play: tic-tac-toe against random play, and exploitability of the pool average on matrix games.
 
     python benchmarks/selfplay.py                       # both tables (tic-tac-toe: about 7 minutes a seed on one core)
-    python benchmarks/selfplay.py --only tictactoe --seeds 0,1,2,3,4     # the README's tic-tac-toe table
+    python benchmarks/selfplay.py --only tictactoe --seeds 0,1,2,3,4     # docs/self-play.md's tic-tac-toe table
     python benchmarks/selfplay.py --only tictactoe --no-recipe --budget 300000  # self_play's defaults
     python benchmarks/selfplay.py --only matrix --budget 16000
 
-Tic-tac-toe trains with TICTACTOE_RECIPE (random-play anchor, bigger rollouts; README, self-play) unless
+Tic-tac-toe trains with TICTACTOE_RECIPE (random-play anchor, bigger rollouts; docs/self-play.md) unless
 --no-recipe; --set KEY=VALUE overrides either.
 
 Tic-tac-toe: every --eval-every steps, the greedy policy's exact win and loss probabilities against uniformly
@@ -19,7 +19,6 @@ of the pool average (fictitious-play style, uniform opponent sampling), of the m
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
@@ -30,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
 from algorithms.base import parse_set_options  # noqa: E402
-from algorithms.core.competitive_eval import exact_vs_random  # noqa: E402
+from algorithms.envs.tictactoe_oracle import against_random  # noqa: E402
+from algorithms.training.competitive_eval import exact_vs_random  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import make_vec_env  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 
 TICTACTOE = "pettingzoo.classic:tictactoe_v3"
 # random_prob: half the games against random play, the anchor that teaches defence; rollout_steps=256
@@ -57,29 +57,6 @@ def train(env: str, budget: int, seed: int, num_envs: int, overrides: dict):
     last: dict = {}
     algo.learn(budget, lambda a, m: last.update(m))
     return algo, last
-
-
-def against_random(me: str, choose) -> tuple[float, float, float]:
-    """Exact (win, draw, loss) of a tic-tac-toe player against uniformly random moves, by expectimax over
-    board strings. `me` is "X" (first) or "O" (second); `choose(outcomes)` is the player: given the
-    (win, draw, loss) after each of its legal moves, in cell order, it returns the one it takes. Cells are
-    numbered as the env's actions; the set of lines is the same whether they run by row or by column."""
-    lines = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
-
-    @functools.lru_cache(maxsize=None)
-    def value(board: str, mover: str) -> tuple[float, float, float]:
-        for a, b, c in lines:
-            if board[a] != "." and board[a] == board[b] == board[c]:
-                return (1.0, 0.0, 0.0) if board[a] == me else (0.0, 0.0, 1.0)
-        free = [i for i, x in enumerate(board) if x == "."]
-        if not free:
-            return 0.0, 1.0, 0.0
-        after = [value(board[:i] + mover + board[i + 1:], "O" if mover == "X" else "X") for i in free]
-        if mover == me:
-            return choose(after)
-        return tuple(sum(column) / len(after) for column in zip(*after))
-
-    return value("." * 9, "X")
 
 
 def best_against_random() -> dict[str, tuple[float, float, float]]:

@@ -23,14 +23,14 @@ from gymnasium import spaces
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.env_factory import make_env  # noqa: E402
-from algorithms.core.evaluate import evaluate  # noqa: E402
+from algorithms.core.env_registry import make_env  # noqa: E402
+from algorithms.training.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 
 ENV = "mpe2:simple_spread_v3"
 KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25}
-# The settings the README's throughput table and its earlier learning figures were measured with: MAPPO's
+# The settings docs/benchmarks.md's throughput table and its earlier learning figures were measured with: MAPPO's
 # defaults before docs/defaults.md's A/B (rollout_steps 50, 1 minibatch, relu, gamma 0.99), and the old learning
 # tests' faster variant. Kept explicit so those figures stay reproducible.
 OLD_DEFAULTS = {"rollout_steps": 50, "minibatches": 1, "activation": "relu", "gamma": 0.99}
@@ -57,7 +57,7 @@ def raw_steps_per_s(checked: bool, steps: int, kwargs: dict = KWARGS) -> float:
 
 def mappo_steps_per_s(num_envs: int, steps: int, **overrides) -> float:
     seed_everything(0)
-    envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
+    envs = make_vec_env(ENV, KWARGS, num_envs)
     algo = make("mappo", envs, **{**OLD_DEFAULTS, **overrides})
     algo.begin(envs.reset(seed=0))
     algo.learn(algo.rollout_steps * num_envs)  # warm-up iteration, not timed
@@ -112,7 +112,7 @@ def main() -> None:
         print(f"MAPPO wall-clock to a per-agent evaluation return of {args.target} (K=8, {FAST}):")
         times = []
         for seed in (0, 1, 2):
-            seconds, steps, _ = time_to_return(PettingZooVecEnv(ENV, KWARGS, 8), args.target, seed, args.max_steps,
+            seconds, steps, _ = time_to_return(make_vec_env(ENV, KWARGS, 8), args.target, seed, args.max_steps,
                                                eval_every=25_000)
             times.append(seconds)
             print(f"  seed {seed}: {seconds:.0f} s ({steps:,} env steps)")

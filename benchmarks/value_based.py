@@ -22,18 +22,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.core.evaluate import evaluate  # noqa: E402
+from algorithms.training.evaluate import evaluate  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
-from algorithms.core.vec_env import PettingZooVecEnv  # noqa: E402
+from algorithms.core.env_registry import make_vec_env  # noqa: E402
 from benchmarks.throughput import ENV, KWARGS, raw_steps_per_s  # noqa: E402
 
 SETTINGS = {"updates_per_iteration": 8, "epsilon_anneal_steps": 10_000, "standardise_rewards": True, "tau": 0.01,
-            "gamma": 0.99}  # the README's 40k-step table; the defaults are measured by benchmarks/mappo_spread.py --algo qmix
+            "gamma": 0.99}  # docs/value-based.md's 40k-step table; the defaults are measured by benchmarks/mappo_spread.py --algo qmix
 
 
 def train(algo_id: str, seed: int, steps: int, num_envs: int = 8, **overrides):
     seed_everything(seed)
-    envs = PettingZooVecEnv(ENV, KWARGS, num_envs)
+    envs = make_vec_env(ENV, KWARGS, num_envs)
     algo = make(algo_id, envs, **{**SETTINGS, **overrides})
     algo.begin(envs.reset(seed=seed))
     return algo

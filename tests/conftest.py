@@ -8,8 +8,11 @@ import torch
 
 from advisor.ruleset import RULE_FILES, default_rules_dir
 
-SPREAD = "mpe2:simple_spread_v3"
-SPREAD_KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25}
+def pytest_collection_modifyitems(items):
+    """Everything under tests/learning/ trains for seconds to minutes: the slow tier."""
+    for item in items:
+        if "learning" in item.path.parent.name:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +27,3 @@ def rules_copy(tmp_path: Path) -> Path:
     for name in RULE_FILES:
         (tmp_path / name).write_text(default_rules_dir().joinpath(name).read_text())
     return tmp_path
-
-
-def edit(rules_dir: Path, name: str, old: str, new: str) -> None:
-    """Replace the first `old` in a copied rule file (which must contain it) by `new`."""
-    path = rules_dir / name
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {name}"
-    path.write_text(text.replace(old, new, 1))

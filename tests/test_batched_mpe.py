@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.errors import AdvisorError
-from algorithms.core.env_factory import make_env
-from algorithms.core.vec_env import PettingZooVecEnv, make_vec_env
+from algorithms.errors import MARLError
+from algorithms.core.env_registry import make_env
+from algorithms.core.env_registry import make_vec_env
 from algorithms.envs.mpe import BatchedMPEVecEnv, BatchedParallelEnv
 from algorithms.envs.mpe.vec_env import Simulator, make_scenario
 
@@ -139,7 +139,7 @@ def test_vec_env_with_mpe2_seeding_repeats_pettingzoo_vec_env(name, continuous):
     """seeding="mpe2": every Step field (padding, masks, final obs, finished returns) equals what
     PettingZooVecEnv gives for mpe2 with the same seed, across several auto-resets."""
     kwargs, k = {"continuous_actions": continuous, "max_cycles": 6}, 3
-    ref = PettingZooVecEnv(f"mpe2:{name}", kwargs, k)
+    ref = make_vec_env(f"mpe2:{name}", kwargs, k)
     ours = BatchedMPEVecEnv(name, kwargs, k, seeding="mpe2")
     assert {f: v for f, v in vars(ours.info).items() if f != "env_id"}.keys() == vars(ref.info).keys() - {"env_id"}
     for f, v in vars(ref.info).items():
@@ -218,17 +218,17 @@ def test_snapshot_restore_continues_exactly(seeding):
 
 
 def test_bad_input_is_reported():
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         make_vec_env("batched:simple_sprad_v3", {}, 2)
     assert err.value.code == "unknown-env" and "simple_spread_v3" in err.value.hint
     for kwargs in ({"n": 3}, {"N": 0}, {"local_ratio": 2}, {"curriculum": True}, {"num_agent_neighbors": 2}):
-        with pytest.raises(AdvisorError) as err:
+        with pytest.raises(MARLError) as err:
             make_vec_env("batched:simple_spread_v3", kwargs, 2)
         assert err.value.code == "bad-env-kwarg", kwargs
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         make_vec_env("batched:simple_spread_v3", {}, 1, render_mode="rgb_array")
     assert err.value.code == "no-render" and "mpe2:simple_spread_v3" in err.value.hint
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         make_env("batched:simple_tag_v2")
     assert err.value.code == "unknown-env"
 

@@ -115,6 +115,7 @@ def test_corrupt_checkpoint_and_run_dir(tmp_path):
     _one_clear_error(runner.invoke(app, ["eval", str(empty)]), "not-a-run-dir")
 
 
+@pytest.mark.slow  # kills a real training process: about 25 s
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     """SIGKILL a real training process after its first checkpoint, resume it, and compare with a run
     that was never interrupted: the env copies and RNGs are restored, so the metrics match exactly.
@@ -153,7 +154,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
 
 def test_a_run_resumed_twice_still_matches_an_uninterrupted_one(tmp_path):
     """Each resume must checkpoint the env copies again (mpe2's close() once broke their fonts)."""
-    from algorithms.core.run import RunSpec, Trainer
+    from algorithms.training.run import RunSpec, Trainer
 
     def spec(steps):
         return RunSpec("mappo", "mpe2:simple_spread_v3", {}, steps=steps, seed=2, num_envs=2, device="cpu",
@@ -201,7 +202,7 @@ def test_train_and_eval_report_random_and_do_nothing_play_on_the_same_episodes(t
 
 
 def test_a_policy_that_does_not_beat_random_play_is_warned_about(tmp_path):
-    from algorithms.core.evaluate import beats_random
+    from algorithms.training.evaluate import beats_random
 
     worse = {"return_mean": -30.0, "per_agent": {"a": {"mean": -31.0}, "b": {"mean": -29.0}},
              "references": {"random": {"mean": -27.0, "per_agent": {"a": -27.0, "b": -27.0}}}}
@@ -216,7 +217,7 @@ def test_a_run_saved_before_the_activation_field_resumes_with_relu(tmp_path):
     import torch
     import yaml
 
-    from algorithms.core.run import load_for_eval
+    from algorithms.training.run import load_for_eval
 
     assert _train(tmp_path, "run").exit_code == 0
     path = tmp_path / "run" / "config.yaml"

@@ -12,7 +12,7 @@ from advisor.engine import complete_answers, evaluate, missing_facts
 from advisor.errors import AdvisorError
 from advisor.questionnaire import interview, next_fact
 from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
-from tests.conftest import edit
+from tests.helpers import edit
 
 QMIX_CASE = dict(multiple_learners=True, interdependent=True, reward_structure="cooperative", coordination=True,
                  n_agents=5, action_space="discrete", observability="full", centralized_training=True,

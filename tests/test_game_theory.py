@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from advisor.errors import AdvisorError
-from algorithms.core.env_factory import make_env
+from algorithms.errors import MARLError
+from algorithms.core.env_registry import make_env
 from algorithms.core.game_theory import (best_response, bimatrix_equilibria, exploitability, exploitability_zero_sum,
                                          nash_conv, pure_equilibria, select_equilibrium, solve_zero_sum)
 from algorithms.envs.matrix_games import BIASED_RPS, MATCHING_PENNIES, PRISONERS_DILEMMA, RPS
@@ -69,7 +69,7 @@ def test_degenerate_games_return_pure_equilibria_and_selection_is_consistent():
     a = np.array([[1.0, 0.0], [0.0, 2.0]])
     assert select_equilibrium(a, a, "welfare")[0].argmax() == 1
     assert select_equilibrium(a, a, "first")[0].argmax() == 0
-    with pytest.raises(AdvisorError, match="unknown equilibrium selection"):
+    with pytest.raises(MARLError, match="unknown equilibrium selection"):
         select_equilibrium(a, a, "best")
 
 
@@ -93,13 +93,13 @@ def test_exploitability_zero_sum_with_different_seats():
 
 
 def test_bad_inputs_are_advisor_errors():
-    with pytest.raises(AdvisorError, match="symmetric zero-sum"):
+    with pytest.raises(MARLError, match="symmetric zero-sum"):
         exploitability([[1, 0], [0, 1]], [0.5, 0.5])
-    with pytest.raises(AdvisorError, match="probability vector"):
+    with pytest.raises(MARLError, match="probability vector"):
         exploitability(RPS, [0.5, 0.5])
-    with pytest.raises(AdvisorError, match="same shape"):
+    with pytest.raises(MARLError, match="same shape"):
         bimatrix_equilibria(np.zeros((2, 2)), np.zeros((2, 3)))
-    with pytest.raises(AdvisorError, match="2-D"):
+    with pytest.raises(MARLError, match="2-D"):
         solve_zero_sum([1, 2, 3])
 
 

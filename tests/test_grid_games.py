@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from algorithms.core.env_factory import make_env
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.env_registry import make_env
+from algorithms.core.env_registry import make_vec_env
 
 UP, DOWN, LEFT, RIGHT = range(4)
 
@@ -106,10 +106,10 @@ def test_vectorised_and_seeded():
 
 
 def test_bad_keywords_are_refused():
-    from advisor.errors import AdvisorError
-    with pytest.raises(AdvisorError, match="barrier_pass"):
+    from algorithms.errors import MARLError
+    with pytest.raises(MARLError, match="barrier_pass"):
         make_env("grid:game2", {"barrier_pass": 2.0})
-    with pytest.raises(AdvisorError, match="ends_when"):
+    with pytest.raises(MARLError, match="ends_when"):
         make_env("grid:game1", {"ends_when": "never"})
-    with pytest.raises(AdvisorError, match="did you mean 'game"):
+    with pytest.raises(MARLError, match="did you mean 'game"):
         make_env("grid:game")

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from advisor.cli import app
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from advisor.inspect import analyze_rewards, inspect_env
 
 runner = CliRunner()
@@ -83,7 +83,7 @@ def test_tictactoe_is_turn_based_with_action_masks():
 
 
 def test_unknown_env_is_an_advisor_error():
-    with pytest.raises(AdvisorError) as info:
+    with pytest.raises(MARLError) as info:
         inspect_env("mpe2:no_such_env_v0")
     assert info.value.code == "unknown-env"
 

@@ -10,14 +10,14 @@ import torch
 from typer.testing import CliRunner
 
 from advisor.cli import app
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import make, make_config
-from algorithms.core.evaluate import evaluate
+from algorithms.training.evaluate import evaluate
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
-from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.core.env_registry import make_vec_env
 from algorithms.maddpg import clip_grad_norm_per_group, group_mlp, gumbel_softmax_st, resolve_teams
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 CONTINUOUS = {**SPREAD_KWARGS, "continuous_actions": True}
 TINY = {"learning_starts": 64, "batch_size": 32, "train_every": 16}
@@ -25,7 +25,7 @@ TINY = {"learning_starts": 64, "batch_size": 32, "train_every": 16}
 
 def _algo(env=SPREAD, kwargs=CONTINUOUS, num_envs=2, seed=0, **overrides):
     seed_everything(seed)
-    envs = PettingZooVecEnv(env, kwargs, num_envs=num_envs)
+    envs = make_vec_env(env, kwargs, num_envs=num_envs)
     return make("maddpg", envs, **{**TINY, **overrides}), envs
 
 
@@ -119,9 +119,9 @@ def test_teams_auto_patterns_and_errors():
     assert resolve_teams("", tag) == ([0, 1, 2, 3], list(tag))
     assert resolve_teams("auto", tag) == ([0, 0, 0, 1], ["adversary", "agent"])
     assert resolve_teams("adversary_*", tag) == ([0, 0, 0, 1], ["adversary_*", "agent_0"])
-    with pytest.raises(AdvisorError, match="matches no agent"):
+    with pytest.raises(MARLError, match="matches no agent"):
         resolve_teams("predator_*", tag)
-    with pytest.raises(AdvisorError, match="critic_input"):
+    with pytest.raises(MARLError, match="critic_input"):
         make_config("maddpg", {"critic_input": "everything"})
 
 

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import ALGORITHMS, make, make_config
 from algorithms.base import field_docs
-from algorithms.core.vec_env import PettingZooVecEnv
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.core.env_registry import make_vec_env
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 
 def _algo(env=SPREAD, kwargs=SPREAD_KWARGS, algo="mappo", **overrides):
     torch.manual_seed(0)
-    envs = PettingZooVecEnv(env, kwargs, num_envs=2)
+    envs = make_vec_env(env, kwargs, num_envs=2)
     return make(algo, envs, **overrides), envs
 
 
@@ -73,11 +73,11 @@ def test_every_config_field_is_documented_and_registry_capabilities_are_sets():
 def test_overrides_are_typed_and_validated():
     cfg = make_config("mappo", {"lr": "3e-4", "recurrent": "true", "epochs": "4"})
     assert (cfg.lr, cfg.recurrent, cfg.epochs) == (3e-4, True, 4)
-    with pytest.raises(AdvisorError, match="valid keys: rollout_steps"):
+    with pytest.raises(MARLError, match="valid keys: rollout_steps"):
         make_config("mappo", {"learning_rate": "1"})
-    with pytest.raises(AdvisorError, match="'epochs' must be int"):
+    with pytest.raises(MARLError, match="'epochs' must be int"):
         make_config("mappo", {"epochs": "many"})
-    with pytest.raises(AdvisorError, match="must lie in"):
+    with pytest.raises(MARLError, match="must lie in"):
         make_config("mappo", {"gamma": "1.5"})
 
 
@@ -109,5 +109,5 @@ def test_lr_anneal_steps_decays_both_learning_rates_linearly_to_zero():
         left = max(0.0, 1 - steps / 80)
         assert actor_lr == pytest.approx(1e-3 * left) and critic_lr == pytest.approx(2e-3 * left)
     assert [s for s, _, _ in seen] == [20, 40, 60, 80, 100] and seen[-1][1] == 0.0
-    with pytest.raises(AdvisorError, match="lr_anneal_steps"):
+    with pytest.raises(MARLError, match="lr_anneal_steps"):
         make_config("mappo", {"lr_anneal_steps": "-1"})

@@ -7,29 +7,21 @@ import torch
 from typer.testing import CliRunner
 
 from advisor.cli import app
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import make
-from algorithms.core.game_theory import exploitability, pure_equilibria
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.game_theory import exploitability
+from algorithms.core.env_registry import make_vec_env
 from algorithms.envs.matrix_games import BIASED_RPS, PRISONERS_DILEMMA
+from tests.helpers import trained_nash_q
 
 UP, DOWN, LEFT, RIGHT = range(4)
 runner = CliRunner()
 
 
-def trained(env_id: str, steps: int, seed: int = 0, num_envs: int = 8, env_kwargs=None, **overrides):
-    torch.manual_seed(seed)
-    envs = make_vec_env(env_id, env_kwargs or {}, num_envs=num_envs)
-    algo = make("nash_q", envs, **overrides)
-    algo.begin(envs.reset(seed=seed))
-    algo.learn(steps)
-    return algo, envs
-
-
 def test_finds_the_unique_pure_equilibrium_of_the_prisoners_dilemma():
     """One state, one-step episodes: with alpha = 1/n the tables are the payoffs once every joint action is
     seen (deterministic rewards), and the stage game's only equilibrium is (defect, defect)."""
-    algo, envs = trained("matrix:prisoners_dilemma", 400)
+    algo, envs = trained_nash_q("matrix:prisoners_dilemma", 400)
     a = np.asarray(PRISONERS_DILEMMA, float)
     np.testing.assert_allclose(algo.q[0, 0], a)
     np.testing.assert_allclose(algo.q[0, 1], a.T)
@@ -40,65 +32,21 @@ def test_finds_the_unique_pure_equilibrium_of_the_prisoners_dilemma():
 def test_zero_sum_stage_games_are_solved_by_lp_and_are_unexploitable():
     """Biased RPS: Nash-Q's learned policy is the minimax one (1/16, 10/16, 5/16), exploitability ~0 (payoff
     units); matching pennies: (0.5, 0.5)."""
-    algo, envs = trained("matrix:biased_rps", 400)
+    algo, envs = trained_nash_q("matrix:biased_rps", 400)
     first = envs.reset(seed=1)
     probs = algo.action_probs(first)[0]  # [2, A]
     np.testing.assert_array_equal(algo.action_probs(first.obs, first.action_mask)[0], probs)  # one-state table
     np.testing.assert_allclose(probs, np.tile(np.array([1, 10, 5]) / 16, (2, 1)), atol=1e-7)
     assert exploitability(BIASED_RPS, probs[0]) < 1e-6
-    algo, envs = trained("matrix:matching_pennies", 200)
+    algo, envs = trained_nash_q("matrix:matching_pennies", 200)
     np.testing.assert_allclose(algo.action_probs(envs.reset(seed=1))[0], 0.5, atol=1e-7)
     sampled, _ = algo.act(envs.reset(seed=1), None, deterministic=False)
     assert sampled.shape == (8, 2) and set(np.unique(sampled)) <= {0, 1}
 
 
-def test_grid_game_2_learns_the_papers_equilibrium_structure_at_the_start():
-    """Hu & Wellman 2003, Sec. 5: in Grid Game 2 one agent goes through the middle and the other tries its
-    barrier; there are two such pure equilibria (mirror images) plus a mixed one, and which one learning
-    ends in varies. Exact Nash value iteration on our implementation (gamma 0.99) gives the start state the
-    pure equilibria (right, up) and (up, left) with values 98.01 for the middle agent and 49.0 for the
-    barrier agent; both moving to the middle collide.
-    Measured here (selection=first as in the paper, alpha = 1/n, 20,000 steps on 8 copies, about 3.5 s a
-    seed): seed 0 (up, left) values (46.8, 93.7); seed 1 (right, up) (96.6, 47.9); seed 2 (up, left)
-    (46.0, 95.0). Each run's learned start stage game has exactly one pure equilibrium, the one it settled
-    on (the mirror image stays under-explored: its other agent's entry stays at 20-48 instead of 49),
-    which is the paper's point that Grid Game 2 has several equilibrium Q-functions."""
-    seen = set()
-    for seed in (0, 1, 2):
-        algo, envs = trained("grid:game2", 20_000, seed, selection="first")
-        first = envs.reset(seed=seed)
-        row = algo.state_row(first.state[0], add=False)
-        q1, q2 = algo.q[row, 0], algo.q[row, 1]
-        x, y, values = algo.equilibrium(row)
-        joint = (int(x.argmax()), int(y.argmax()))
-        assert x.max() == 1 and y.max() == 1 and joint in {(RIGHT, UP), (UP, LEFT)}, (seed, joint)
-        assert pure_equilibria(q1, q2) == [joint], seed  # and not the collision (right, left)
-        middle, barrier = (values[0], values[1]) if joint == (RIGHT, UP) else (values[1], values[0])
-        assert 90 < middle < 98.02 and 40 < barrier < 55, (seed, values)
-        actions, _ = algo.act(first, None, deterministic=True)
-        assert tuple(actions[0]) == joint
-        with pytest.raises(AdvisorError, match="global state"):
-            algo.action_probs(first.obs, first.action_mask)  # many states: the table needs the state
-        seen.add(joint)
-    assert seen == {(RIGHT, UP), (UP, LEFT)}  # both equilibria occur across seeds
-
-
-def test_grid_game_1_both_agents_reach_their_goals_in_four_steps():
-    """Grid Game 1 (the paper: one equilibrium Q-function, both agents reach their goals by crossing paths
-    without colliding). Exact Nash value iteration with the default welfare selection: 100 gamma^3 = 97.03
-    for both at the start. Measured here (default config, 20,000 steps, 8 copies, seed 0): greedy play
-    takes 4 steps and both agents get 100 in every evaluation episode; start values (96.9, 93.6)."""
-    from algorithms.core.evaluate import evaluate
-    algo, _ = trained("grid:game1", 20_000, seed=0)
-    result = evaluate(algo, "grid:game1", {}, episodes=4, deterministic=True, seed=0)
-    assert result["episode_length"] == 4.0
-    assert all(stats["mean"] == 100.0 for stats in result["per_agent"].values())
-    assert (algo.equilibrium(0)[2] > 85).all()
-
-
 def test_same_seed_same_tables_and_resume_continues_exactly():
-    a, _ = trained("grid:game2", 2000, seed=3)
-    b, _ = trained("grid:game2", 2000, seed=3)
+    a, _ = trained_nash_q("grid:game2", 2000, seed=3)
+    b, _ = trained_nash_q("grid:game2", 2000, seed=3)
     np.testing.assert_array_equal(a.q, b.q)
     state = a.state_dict()
     a.learn(4000)
@@ -129,16 +77,16 @@ def test_cli_train_eval_and_resume_on_grid_game_2(tmp_path):
 
 
 def test_refuses_environments_it_cannot_handle():
-    with pytest.raises(AdvisorError, match="exactly two"):
+    with pytest.raises(MARLError, match="exactly two"):
         make("nash_q", make_vec_env("mpe2:simple_spread_v3", {"N": 3}, num_envs=1))
-    with pytest.raises(AdvisorError, match="continuous actions"):
+    with pytest.raises(MARLError, match="continuous actions"):
         make("nash_q", make_vec_env("mpe2:simple_push_v3", {"continuous_actions": True}, num_envs=1))
     envs = make_vec_env("mpe2:simple_push_v3", {}, num_envs=1)  # two agents, discrete actions, real-valued state
     algo = make("nash_q", envs)
-    with pytest.raises(AdvisorError, match="non-integer") as err:
+    with pytest.raises(MARLError, match="non-integer") as err:
         algo.begin(envs.reset(seed=0))
     assert err.value.code == "unsupported-env" and "iql" in err.value.hint
-    with pytest.raises(AdvisorError, match="selection"):
+    with pytest.raises(MARLError, match="selection"):
         make("nash_q", make_vec_env("matrix:rps", {}, num_envs=1), selection="best")
     result = runner.invoke(app, ["train", "nash_q", "--env", "mpe2:simple_spread_v3", "--steps", "10"])
     assert result.exit_code != 0 and "Traceback" not in result.output and "exactly two" in result.output

@@ -25,12 +25,11 @@ import numpy as np
 import pytest
 import torch
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import make
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.env_registry import make_vec_env
 from algorithms.mappo import MAPPO
-from benchmarks.opponent_modeling import SETTINGS, evaluate, train
-from tests.test_single_agent import trained, win_rate
+from tests.helpers import trained, win_rate
 
 RPS, TTT = "pettingzoo.classic:rps_v2", "pettingzoo.classic:tictactoe_v3"
 SCRIPTED = "algorithms.envs.scripted"
@@ -50,20 +49,8 @@ def test_predicts_and_exploits_a_board_dependent_tictactoe_player():
     assert win_rate(learner, TTT) >= 0.54 + 0.3  # uniformly random first seat: 0.54
 
 
-def test_exploits_a_context_dependent_player_better_than_ppo_without_the_model():
-    env, kwargs, opponents, _, overrides = SETTINGS["context"]
-    modelled, plain = [], []
-    for seed in range(5):
-        learner, last = train("opponent_modeling", env, kwargs, opponents, 2000, seed, overrides)
-        assert last["opponent_model/accuracy"] >= 0.75  # chance 1/3, ceiling 0.87; measured 0.82-0.90
-        modelled.append(evaluate(learner, env, kwargs, 256)[1])
-        plain.append(evaluate(train("single_agent", env, kwargs, opponents, 2000, seed, overrides)[0], env, kwargs, 256)[1])
-    # measured means 7.67 vs 6.55 (best reply 8.0)
-    assert np.mean(modelled) >= 7.2 and np.mean(modelled) >= np.mean(plain) + 0.7, (modelled, plain)
-
-
 def test_context_rps_rules_and_the_context_favourite_player():
-    from algorithms.core.env_factory import make_env
+    from algorithms.core.env_registry import make_env
     from algorithms.envs.scripted import CONTEXT_FAVOURITE, context_favourite
     env = make_env("matrix:context_rps", {"contexts": 6, "rounds": 3})
     obs, _ = env.reset(seed=0)
@@ -121,6 +108,6 @@ def test_the_policy_reads_the_prediction():
 
 def test_continuous_actions_are_refused_with_a_hint():
     envs = make_vec_env("mpe2:simple_adversary_v3", {"continuous_actions": True}, num_envs=1)
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         make("opponent_modeling", envs)
     assert err.value.code == "unsupported-action-space" and "single_agent" in err.value.hint

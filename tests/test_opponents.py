@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms.core.opponents import Opponents, load_function, parse_opponent_spec
-from algorithms.core.run import RunSpec, Trainer
-from algorithms.core.vec_env import make_vec_env
+from algorithms.training.run import RunSpec, Trainer
+from algorithms.core.env_registry import make_vec_env
+from algorithms.registry import load_policy_source
 
 RPS, TTT = "pettingzoo.classic:rps_v2", "pettingzoo.classic:tictactoe_v3"
 SCRIPTED = "algorithms.envs.scripted"
@@ -38,7 +39,7 @@ def test_specs_parse(spec, parsed):
     ("my module:fn", "unknown opponent spec"), ("mod:", "unknown opponent spec"),
 ])
 def test_bad_specs_are_clear_errors(spec, needle):
-    with pytest.raises(AdvisorError, match=needle) as err:
+    with pytest.raises(MARLError, match=needle) as err:
         parse_opponent_spec(spec)
     assert err.value.code == "bad-opponent-spec" and err.value.hint
 
@@ -49,7 +50,7 @@ def test_bad_specs_are_clear_errors(spec, needle):
     ("tests.test_opponents:NOT_A_FUNCTION", "not a function"),
 ])
 def test_bad_functions_are_clear_errors(spec, needle):
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         load_function(spec)
     assert err.value.code == "bad-opponent" and needle in str(err.value)
 
@@ -95,7 +96,7 @@ def test_scripted_bias_is_what_the_docstring_says():
 
 @pytest.mark.parametrize("fn, code", [("always_99", "bad-opponent-action"), ("crashes", "opponent-failed")])
 def test_bad_scripted_output_is_an_error_naming_the_function(fn, code):
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         list(_play(TTT, f"tests.test_opponents:{fn}", steps=3))
     assert err.value.code == code and fn in err.value.message
 
@@ -110,16 +111,16 @@ def _train_run(tmp_path, name, env, steps=200):
 def test_checkpoint_opponent_plays_its_trained_policy_and_refuses_another_env(tmp_path):
     run = _train_run(tmp_path, "rps", RPS)
     envs = make_vec_env(RPS, {}, num_envs=4)
-    opponents = Opponents(f"checkpoint:{run}", envs.info, [1], seed=0)
+    opponents = Opponents(f"checkpoint:{run}", envs.info, [1], seed=0, load_policy=load_policy_source)
     step = envs.reset(seed=0)
     for _ in range(20):
         actions = opponents.act(step)
         assert actions.shape == (4, 2) and np.all(actions[:, 0] == 0) and np.all(actions[:, 1] < 3)
         step = envs.step(actions)
     ttt = make_vec_env(TTT, {}, num_envs=1)
-    with pytest.raises(AdvisorError) as err:
-        Opponents(f"checkpoint:{run}", ttt.info, [1], seed=0)
+    with pytest.raises(MARLError) as err:
+        Opponents(f"checkpoint:{run}", ttt.info, [1], seed=0, load_policy=load_policy_source)
     assert err.value.code == "opponent-env-mismatch" and "rps_v2" in err.value.message
-    with pytest.raises(AdvisorError) as err:
-        Opponents(f"checkpoint:{tmp_path / 'nothing'}", envs.info, [1], seed=0)
+    with pytest.raises(MARLError) as err:
+        Opponents(f"checkpoint:{tmp_path / 'nothing'}", envs.info, [1], seed=0, load_policy=load_policy_source)
     assert err.value.code == "missing-run-dir"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from advisor.cli import app
 from advisor.curves import aggregate, load_run
-from algorithms.core.run import RunSpec, Trainer
+from algorithms.training.run import RunSpec, Trainer
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"

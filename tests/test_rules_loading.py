@@ -11,7 +11,7 @@ from advisor.errors import AdvisorError
 from advisor.facts import load_answers_file, validate_answers
 from advisor.conditions import AllOf, AnyOf, Check, Not
 from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
-from tests.conftest import edit
+from tests.helpers import edit
 
 ISSUE_FACTS = {
     "multiple_learners": ("bool", ()), "interdependent": ("bool", ()), "coordination": ("bool", ()),

@@ -26,7 +26,10 @@ def _env_for(algo: str) -> list[str]:
     return ["--env", "mpe2:simple_spread_v3", "--env-kwarg", "continuous_actions=true"]
 
 
-@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+FAST = ("mappo", "qmix")  # the fast tier scaffolds these; the slow tier every algorithm
+
+
+@pytest.mark.parametrize("algo", [a if a in FAST else pytest.param(a, marks=pytest.mark.slow) for a in sorted(ALGORITHMS)])
 def test_scaffolded_project_trains_and_its_run_dir_is_usable(algo, tmp_path):
     project = tmp_path / "project"
     result = runner.invoke(app, ["scaffold", algo, *_env_for(algo), "--out", str(project)])
@@ -95,7 +98,8 @@ def test_advise_scaffolds_the_recommendation_with_its_pitfalls(tmp_path):
     assert missing_env.exit_code == 2 and "scaffold-needs-env" in missing_env.output
 
 
-@pytest.mark.parametrize("algo", ["qmix", "mappo", "ippo"])
+@pytest.mark.parametrize("algo", ["qmix", pytest.param("mappo", marks=pytest.mark.slow),
+                                  pytest.param("ippo", marks=pytest.mark.slow)])
 def test_standalone_project_needs_nothing_from_this_package(algo, tmp_path):
     from advisor.scaffold import STANDALONE, TEMPLATES
 

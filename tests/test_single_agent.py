@@ -2,40 +2,24 @@
 
 Measured baseline (2,000 episodes, `uniform` play in both seats of tictactoe_v3): the first seat wins 58.9%
 of its games against a random opponent. single_agent as the first seat, 5,000 steps, seeds 0-4: see
-README "Single learner against fixed opponents"; the test asserts a clear margin above 58.9%.
+docs/ppo-family.md "Single learner against fixed opponents"; the test asserts a clear margin above 58.9%.
 """
 import json
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from advisor.cli import app
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import make
-from algorithms.core.run import RunSpec, Trainer
-from algorithms.single_agent import play_learner
-from algorithms.core.vec_env import make_vec_env
+from algorithms.training.run import RunSpec, Trainer
+from tests.helpers import trained, win_rate
+from algorithms.core.env_registry import make_vec_env
 
 RPS, TTT = "pettingzoo.classic:rps_v2", "pettingzoo.classic:tictactoe_v3"
 ROCK60 = "algorithms.envs.scripted:rps_rock60"
 runner = CliRunner()
-
-
-def trained(algo, env, steps, seed=0, **overrides):
-    torch.manual_seed(seed)
-    envs = make_vec_env(env, {}, num_envs=8)
-    learner = make(algo, envs, **overrides)
-    learner.begin(envs.reset(seed=seed))
-    rows = []
-    learner.learn(steps, lambda a, m: rows.append(m))
-    return learner, rows
-
-
-def win_rate(algo, env, episodes=64, seed=123) -> float:
-    """The learner's share of won games (its return above every other agent's), greedy actions."""
-    return play_learner(algo, env, {}, episodes, seed)["charts/learner_win_rate"]
 
 
 def test_learns_to_beat_a_random_tictactoe_opponent():
@@ -72,7 +56,7 @@ def test_continuous_actions_on_mpe():
     ({"opponents": "algorithms.envs.scripted:nope"}, "bad-opponent", "has no 'nope'"),
 ])
 def test_bad_settings_are_clear_errors(overrides, code, needle):
-    with pytest.raises(AdvisorError) as err:
+    with pytest.raises(MARLError) as err:
         make("single_agent", make_vec_env(RPS, {}, num_envs=1), **overrides)
     assert err.value.code == code and needle in str(err.value)
 

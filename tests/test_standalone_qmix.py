@@ -2,7 +2,7 @@
 pettingzoo and the env's package, learning like the bundled QMIX on cooperative navigation.
 
 Bars (per-agent return over 25 steps): random -26.8, do-nothing -24.4; the bundled QMIX learning test
-(tests/test_learning_qmix.py, same settings) asserts > -23.4 and measured -21.5, -22.9, -19.9 on seeds 0-2.
+(tests/learning/test_learning_qmix.py, same settings) asserts > -23.4 and measured -21.5, -22.9, -19.9 on seeds 0-2.
 
 Measured with the rendered file before writing the assertion (this shared 2-core machine, ~35 s each):
   python train.py --steps 40000 --num-envs 8 --updates-per-iteration 8 --epsilon-anneal-steps 10000

@@ -20,8 +20,8 @@ import algorithms.maddpg as maddpg_module
 from algorithms import make
 from algorithms.commnet import dump_messages
 from algorithms.core.tensors import to_numpy, to_tensor
-from algorithms.core.vec_env import PettingZooVecEnv
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.core.env_registry import make_vec_env
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
@@ -106,7 +106,7 @@ class Spy:
 @pytest.mark.parametrize("device", DEVICES)
 def test_maddpg_stores_final_observations_through_the_helper_on_its_device(device, monkeypatch):
     torch.manual_seed(0)
-    envs = PettingZooVecEnv(SPREAD, {**SPREAD_KWARGS, "continuous_actions": True, "max_cycles": 5}, num_envs=2)
+    envs = make_vec_env(SPREAD, {**SPREAD_KWARGS, "continuous_actions": True, "max_cycles": 5}, num_envs=2)
     algo = make("maddpg", envs, device=device, train_every=16, batch_size=32, learning_starts=0)
     to_tensor_spy, to_numpy_spy = Spy(to_tensor), Spy(to_numpy)
     monkeypatch.setattr(maddpg_module, "to_tensor", to_tensor_spy)
@@ -137,7 +137,7 @@ def test_maddpg_stores_final_observations_through_the_helper_on_its_device(devic
 def test_commnet_message_dump_leaves_the_device_through_the_helper(device, tmp_path, monkeypatch):
     env_id = "mpe2:simple_speaker_listener_v4"
     torch.manual_seed(0)
-    algo = make("commnet", PettingZooVecEnv(env_id, {}, num_envs=2), device=device, comm_steps=2, hidden_size=16)
+    algo = make("commnet", make_vec_env(env_id, {}, num_envs=2), device=device, comm_steps=2, hidden_size=16)
     to_tensor_spy, to_numpy_spy = Spy(to_tensor), Spy(to_numpy)
     monkeypatch.setattr(commnet_module, "to_tensor", to_tensor_spy)
     monkeypatch.setattr(commnet_module, "to_numpy", to_numpy_spy)

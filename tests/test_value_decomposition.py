@@ -8,13 +8,14 @@ import torch
 from typer.testing import CliRunner
 
 from advisor.cli import app
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms import ALGORITHMS, make, make_config
 from algorithms.base import field_docs
 from algorithms.core.mixers import QMixer, QPLEXMixer, VDNMixer
-from algorithms.core.vec_env import PettingZooVecEnv
-from algorithms.value_decomposition import ValueDecomposition, lambda_returns
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.core.env_registry import make_vec_env
+from algorithms.core.td_targets import lambda_returns
+from algorithms.value_decomposition import ValueDecomposition
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 VALUE_BASED = ("iql", "vdn", "qmix", "qplex")
 runner = CliRunner()
@@ -22,7 +23,7 @@ runner = CliRunner()
 
 def _algo(algo="qmix", env=SPREAD, kwargs=SPREAD_KWARGS, num_envs=2, **overrides):
     torch.manual_seed(0)
-    envs = PettingZooVecEnv(env, kwargs, num_envs=num_envs)
+    envs = make_vec_env(env, kwargs, num_envs=num_envs)
     return make(algo, envs, **overrides), envs
 
 
@@ -220,11 +221,11 @@ def test_configs_match_their_algorithm_and_are_documented():
 
 
 def test_bad_values_are_refused():
-    with pytest.raises(AdvisorError, match="'mixer' must be one of"):
+    with pytest.raises(MARLError, match="'mixer' must be one of"):
         make_config("qmix", {"mixer": "qtran"})
-    with pytest.raises(AdvisorError, match="'td_lambda' must lie in"):
+    with pytest.raises(MARLError, match="'td_lambda' must lie in"):
         make_config("vdn", {"td_lambda": "2"})
-    with pytest.raises(AdvisorError, match="'batch_size' must be positive"):
+    with pytest.raises(MARLError, match="'batch_size' must be positive"):
         make_config("iql", {"batch_size": "0"})
 
 

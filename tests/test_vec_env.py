@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from advisor.errors import AdvisorError
-from algorithms.core.vec_env import PettingZooVecEnv
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.errors import MARLError
+from algorithms.core.env_registry import make_vec_env
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 
 def test_spread_shapes_state_and_truncation_bootstrap_obs():
-    envs = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=3)
+    envs = make_vec_env(SPREAD, SPREAD_KWARGS, num_envs=3)
     info = envs.info
     assert (info.n_agents, info.obs_dim, info.action_kind, info.action_dim) == (3, 18, "discrete", 5)
     assert info.state_source == "env.state()" and info.state_dim == 54
@@ -25,19 +25,19 @@ def test_spread_shapes_state_and_truncation_bootstrap_obs():
 
 
 def test_same_seed_same_observations():
-    a = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
-    b = PettingZooVecEnv(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
+    a = make_vec_env(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
+    b = make_vec_env(SPREAD, SPREAD_KWARGS, num_envs=2).reset(seed=7)
     np.testing.assert_array_equal(a.obs, b.obs)
     assert not np.array_equal(a.obs[0], a.obs[1])  # copies get different seeds
 
 
 def test_unequal_agents_are_padded_with_masks():
-    envs = PettingZooVecEnv("mpe2:simple_adversary_v3", {}, num_envs=2)
+    envs = make_vec_env("mpe2:simple_adversary_v3", {}, num_envs=2)
     info = envs.info
     assert info.obs_sizes == (8, 10, 10) and info.obs_dim == 10
     step = envs.reset(seed=0)
     assert np.all(step.obs[:, 0, 8:] == 0.0)  # the adversary's shorter observation is zero-padded
-    sl = PettingZooVecEnv("mpe2:simple_speaker_listener_v4", {}, num_envs=1)
+    sl = make_vec_env("mpe2:simple_speaker_listener_v4", {}, num_envs=1)
     assert sl.info.action_sizes == (3, 5) and sl.info.action_dim == 5
     mask = sl.reset(seed=0).action_mask
     assert mask[0, 0].tolist() == [True, True, True, False, False]  # padded choices are forbidden
@@ -45,7 +45,7 @@ def test_unequal_agents_are_padded_with_masks():
 
 
 def test_continuous_actions_and_padding_of_action_dims():
-    envs = PettingZooVecEnv("mpe2:simple_speaker_listener_v4", {"continuous_actions": True}, num_envs=1)
+    envs = make_vec_env("mpe2:simple_speaker_listener_v4", {"continuous_actions": True}, num_envs=1)
     info = envs.info
     assert info.action_kind == "continuous" and info.action_sizes == (3, 5)
     assert info.act_dim_mask.tolist() == [[True, True, True, False, False], [True] * 5]
@@ -55,7 +55,7 @@ def test_continuous_actions_and_padding_of_action_dims():
 
 
 def test_turn_based_game_has_one_active_agent_and_action_masks():
-    envs = PettingZooVecEnv("pettingzoo.classic:tictactoe_v3", {}, num_envs=2)
+    envs = make_vec_env("pettingzoo.classic:tictactoe_v3", {}, num_envs=2)
     assert envs.info.turn_based and envs.info.has_action_mask and envs.info.state_source == "concatenated observations"
     step = envs.reset(seed=0)
     assert step.active.sum(axis=1).tolist() == [1, 1] and step.alive.all()
@@ -72,18 +72,18 @@ def test_turn_based_game_has_one_active_agent_and_action_masks():
 
 
 def test_bad_env_ids_give_clear_errors():
-    with pytest.raises(AdvisorError, match="did you mean 'simple_spread_v3'"):
-        PettingZooVecEnv("mpe2:simple_sprad_v3")
-    with pytest.raises(AdvisorError, match="not of the form"):
-        PettingZooVecEnv("simple_spread_v3")
-    with pytest.raises(AdvisorError, match="no module named 'nosuchpackage'"):
-        PettingZooVecEnv("nosuchpackage:env")
-    with pytest.raises(AdvisorError, match="rejected its keyword arguments"):
-        PettingZooVecEnv(SPREAD, {"bogus": 1})
+    with pytest.raises(MARLError, match="did you mean 'simple_spread_v3'"):
+        make_vec_env("mpe2:simple_sprad_v3")
+    with pytest.raises(MARLError, match="not of the form"):
+        make_vec_env("simple_spread_v3")
+    with pytest.raises(MARLError, match="no module named 'nosuchpackage'"):
+        make_vec_env("nosuchpackage:env")
+    with pytest.raises(MARLError, match="rejected its keyword arguments"):
+        make_vec_env(SPREAD, {"bogus": 1})
 
 
 def test_agents_that_leave_early_are_masked_until_the_episode_ends():
-    envs = PettingZooVecEnv("tests.fixtures.envs:early_exit_env", {}, num_envs=1)
+    envs = make_vec_env("tests.fixtures.envs:early_exit_env", {}, num_envs=1)
     step = envs.reset(seed=0)
     assert step.alive.all() and envs.info.state_source == "concatenated observations"
     alive, terminated = [], []
@@ -101,7 +101,7 @@ def test_agents_that_leave_early_are_masked_until_the_episode_ends():
 
 def test_mappo_trains_with_an_agent_leaving_early():
     from algorithms import make
-    envs = PettingZooVecEnv("tests.fixtures.envs:early_exit_env", {}, num_envs=2)
+    envs = make_vec_env("tests.fixtures.envs:early_exit_env", {}, num_envs=2)
     algo = make("mappo", envs, rollout_steps=10, epochs=1)
     algo.begin(envs.reset(seed=0))
     batch, _ = algo.collect()
@@ -114,7 +114,7 @@ def test_mappo_trains_with_an_agent_leaving_early():
 @pytest.mark.parametrize("env_id", ["mpe2:simple_spread_v3", "mpe2:simple_adversary_v3", "mpe2:simple_tag_v3"])
 def test_mpe_state_taken_from_observations_equals_env_state(env_id):
     """The adapter reuses the step's observations as mpe2's state(); it must be bit-identical."""
-    envs = PettingZooVecEnv(env_id, {}, num_envs=2)
+    envs = make_vec_env(env_id, {}, num_envs=2)
     assert all(c.state_from_obs for c in envs.copies)
     step = envs.reset(seed=4)
     rng = np.random.default_rng(0)

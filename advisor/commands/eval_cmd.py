@@ -15,10 +15,11 @@ from rich.table import Table
 
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
-from algorithms.core.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
-from algorithms.core.evaluate import evaluate as run_evaluation
-from algorithms.core.evaluate import render_gif
-from algorithms.core.run import load_for_eval
+from algorithms.registry import get_entry
+from algorithms.training.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
+from algorithms.training.evaluate import evaluate as run_evaluation
+from algorithms.training.evaluate import render_gif
+from algorithms.training.run import load_for_eval
 
 
 @handles_errors
@@ -46,7 +47,7 @@ def evaluate(
     spec, algo = load_for_eval(run_dir, device)
     if exact:  # first: a game too big to walk is refused before the slower sampled evaluation
         exact_rates = exact_vs_random(algo, spec.env, spec.env_kwargs)
-    competitive = is_competitive_run(spec.algo, spec.env, spec.env_kwargs)
+    competitive = is_competitive_run(get_entry(spec.algo).config_cls, spec.env, spec.env_kwargs)
     result = run_evaluation(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed,
                             references=not competitive)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})

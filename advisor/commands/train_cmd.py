@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from algorithms.base import parse_set_options
-from algorithms.core.env_factory import parse_env_kwargs
-from algorithms.core.run import RunSpec, Trainer, default_run_dir
+from algorithms.core.env_registry import parse_env_kwargs
+from algorithms.training.run import RunSpec, Trainer, default_run_dir
 
 
 def _config_file(path: Optional[Path]) -> dict[str, Any]:

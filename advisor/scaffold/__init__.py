@@ -15,7 +15,7 @@ import yaml
 from advisor.errors import AdvisorError
 from algorithms import ALGORITHMS, get_entry, make_config
 from algorithms.base import check_env_supported, field_docs
-from algorithms.core.vec_env import make_vec_env
+from algorithms.core.env_registry import make_vec_env
 
 TEMPLATES = Path(__file__).parent / "templates"
 

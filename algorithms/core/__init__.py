@@ -1,1 +1,1 @@
-"""What every algorithm shares: environments, buffers, networks, GAE, logging, checkpoints, evaluation."""
+"""What every algorithm shares: the batched env interface and registry, buffers, networks, GAE, logging, checkpoints."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 
 FORMAT_VERSION = 1
 
@@ -36,15 +36,15 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint; a missing, truncated or foreign file is an AdvisorError, not a traceback."""
+    """Load a checkpoint; a missing, truncated or foreign file is an MARLError, not a traceback."""
     if not path.is_file():
-        raise AdvisorError("missing-checkpoint", f"no checkpoint at {path}")
+        raise MARLError("missing-checkpoint", f"no checkpoint at {path}")
     try:
         # weights_only=False: checkpoints hold RNG states and the env snapshot. Only load your own runs.
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for damaged files
-        raise AdvisorError("corrupt-checkpoint", f"checkpoint {path} cannot be read ({type(err).__name__}: {err})",
+        raise MARLError("corrupt-checkpoint", f"checkpoint {path} cannot be read ({type(err).__name__}: {err})",
                            "the file is damaged; delete it to fall back to an earlier one") from None
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise AdvisorError("corrupt-checkpoint", f"{path} is not a MARL Advisor checkpoint (format {FORMAT_VERSION})")
+        raise MARLError("corrupt-checkpoint", f"{path} is not a MARL Advisor checkpoint (format {FORMAT_VERSION})")
     return payload

@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 from scipy.optimize import linprog
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 
 TOL = 1e-9
 
@@ -38,14 +38,14 @@ TOL = 1e-9
 def _matrix(m, name: str) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
     if m.ndim != 2 or 0 in m.shape or not np.all(np.isfinite(m)):
-        raise AdvisorError("bad-payoff", f"{name} must be a finite, non-empty 2-D payoff matrix, got shape {m.shape}")
+        raise MARLError("bad-payoff", f"{name} must be a finite, non-empty 2-D payoff matrix, got shape {m.shape}")
     return m
 
 
 def _distribution(p, size: int, name: str) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64).reshape(-1)
     if p.size != size or np.any(p < -1e-8) or abs(p.sum() - 1.0) > 1e-6:
-        raise AdvisorError("bad-policy", f"{name} must be a probability vector of length {size}, got {p.round(4).tolist()}")
+        raise MARLError("bad-policy", f"{name} must be a probability vector of length {size}, got {p.round(4).tolist()}")
     return np.clip(p, 0.0, None) / np.clip(p, 0.0, None).sum()
 
 
@@ -75,7 +75,7 @@ def solve_zero_sum(payoff) -> tuple[np.ndarray, np.ndarray, float]:
                   A_eq=np.r_[np.ones(n), 0.0][None], b_eq=[1.0],
                   bounds=[(0, None)] * n + [(None, None)], method="highs")
     if row.status != 0 or col.status != 0:  # cannot happen for a finite matrix; kept as a clear failure
-        raise AdvisorError("solver-failed", f"the zero-sum LP failed: {row.message} / {col.message}")
+        raise MARLError("solver-failed", f"the zero-sum LP failed: {row.message} / {col.message}")
     return _clean(row.x[:m]), _clean(col.x[:n]), float(-row.fun) + 0.0  # + 0.0: no -0.0
 
 
@@ -147,7 +147,7 @@ def bimatrix_equilibria(A, B) -> list[tuple[np.ndarray, np.ndarray]]:
     order of `select_equilibrium(rule="first")`; see the module docstring for degenerate games."""
     A, B = _matrix(A, "A"), _matrix(B, "B")
     if A.shape != B.shape:
-        raise AdvisorError("bad-payoff", f"A and B must have the same shape, got {A.shape} and {B.shape}")
+        raise MARLError("bad-payoff", f"A and B must have the same shape, got {A.shape} and {B.shape}")
     found: list[tuple[np.ndarray, np.ndarray]] = []
     for x, y in _support_enumeration(A, B):
         if not any(np.allclose(x, fx, atol=1e-7) and np.allclose(y, fy, atol=1e-7) for fx, fy in found):
@@ -173,7 +173,7 @@ def select_equilibrium(A, B, rule: str = "first") -> tuple[np.ndarray, np.ndarra
       the largest sum of the two players' values (ties: the first). Favours coordination ("global optimum"
       stage games in Hu & Wellman's Assumption 3); restricting to pure ones keeps it cheap in degenerate games."""
     if rule not in SELECTION_RULES:
-        raise AdvisorError("bad-config-value", f"unknown equilibrium selection '{rule}'",
+        raise MARLError("bad-config-value", f"unknown equilibrium selection '{rule}'",
                            f"choose one of {', '.join(SELECTION_RULES)}")
     A, B = _matrix(A, "A"), _matrix(B, "B")
     if rule == "first":
@@ -212,7 +212,7 @@ def exploitability(payoff, policy) -> float:
     policy, policy). Biased RPS: 0 at (1/16, 10/16, 5/16); always-rock is exploited by paper for 25."""
     A = _matrix(payoff, "payoff")
     if A.shape[0] != A.shape[1] or not np.allclose(A, -A.T):
-        raise AdvisorError("not-symmetric-zero-sum", "exploitability(payoff, policy) needs a symmetric zero-sum "
+        raise MARLError("not-symmetric-zero-sum", "exploitability(payoff, policy) needs a symmetric zero-sum "
                            f"game (payoff = -payoff^T); this {A.shape} matrix is not one",
                            "use exploitability_zero_sum(payoff, x, y) with a policy per seat, or nash_conv(A, B, x, y)")
     p = _distribution(policy, A.shape[0], "policy")

@@ -1,6 +1,8 @@
-"""Running statistics: value normalisation as in MAPPO's ValueNorm (debiased exponential moving averages)."""
+"""Running statistics: value normalisation as in MAPPO's ValueNorm (debiased exponential moving averages), and
+the running reward standard deviation the value-based learners standardise rewards with."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,3 +39,20 @@ class ValueNorm(nn.Module):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         mean, var = self._stats()
         return x * var.sqrt() + mean
+
+
+class RunningStd:
+    """Running mean and variance of rewards (Chan et al.'s parallel update), for `standardise_rewards`."""
+
+    def __init__(self) -> None:
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def update(self, x: np.ndarray) -> None:
+        n, mean = x.size, float(x.mean())
+        delta, total = mean - self.mean, self.count + n
+        self.m2 += float(((x - mean) ** 2).sum()) + delta**2 * self.count * n / total
+        self.mean, self.count = self.mean + delta * n / total, total
+
+    @property
+    def std(self) -> float:
+        return max((self.m2 / max(self.count, 1)) ** 0.5, 1e-4)

@@ -1,5 +1,5 @@
 """Fixed policies for the agents that do not learn: `random`, a scripted `package.module:function`, or
-`checkpoint:RUN_DIR` (a run written by `marl train`).
+`checkpoint:SOURCE` (a run directory written by `marl train`, or a policy file written by `algo.save`).
 
 One object, `Opponents`, acts for the opponent seats of a batched `Step` and returns a full action array
 ([K, N] discrete, [K, N, action_dim] continuous) whose learner columns are left at zero for the caller.
@@ -13,20 +13,20 @@ Scripted heuristics are called once per opponent seat, per env copy, per step in
 - `agent`: the agent's name (e.g. "player_1"), so one function can serve several seats;
 - `rng`: the generator to draw any randomness from (seeded, saved in checkpoints: runs stay reproducible);
 - returns an int in [0, n_actions) that the mask allows (discrete), or an array of the agent's action
-  size inside the Box bounds (continuous). Anything else is an AdvisorError naming the function.
+  size inside the Box bounds (continuous). Anything else is an MARLError naming the function.
 Turn-based games call it only for the seat whose turn it is. See algorithms/envs/scripted.py for examples.
 """
 from __future__ import annotations
 
 import copy
 import importlib
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError, did_you_mean
+from algorithms.errors import MARLError, did_you_mean
+from algorithms.core.seeding import rng_state, set_rng_state
 from algorithms.core.vec_env import EnvInfo, Step
 
 SPEC_HELP = "use random, checkpoint:RUN_DIR, or package.module:function (e.g. algorithms.envs.scripted:rps_rock60)"
@@ -40,12 +40,12 @@ def parse_opponent_spec(spec: str) -> tuple[str, str]:
     kind, sep, target = spec.partition(":")
     if kind == "checkpoint":
         if not target.strip():
-            raise AdvisorError("bad-opponent-spec", "'checkpoint:' needs a run directory after the colon",
+            raise MARLError("bad-opponent-spec", "'checkpoint:' needs a run directory or policy file after the colon",
                                "e.g. opponents=checkpoint:runs/single_agent-rps_v2-20250101-120000")
         return "checkpoint", target.strip()
     if sep and kind and target and all(part.isidentifier() for part in kind.split(".")) and target.isidentifier():
         return "scripted", spec
-    raise AdvisorError("bad-opponent-spec", f"unknown opponent spec '{spec}'",
+    raise MARLError("bad-opponent-spec", f"unknown opponent spec '{spec}'",
                        did_you_mean(spec, ["random"]) or SPEC_HELP)
 
 
@@ -55,36 +55,40 @@ def load_function(spec: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise AdvisorError("bad-opponent", f"opponent '{spec}': cannot import module '{module_name}' ({err})",
+        raise MARLError("bad-opponent", f"opponent '{spec}': cannot import module '{module_name}' ({err})",
                            "is the module on PYTHONPATH (run from your project root, or pip install -e it)?") from None
     if not hasattr(module, name):
         choices = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        raise AdvisorError("bad-opponent", f"opponent '{spec}': module '{module_name}' has no '{name}'",
+        raise MARLError("bad-opponent", f"opponent '{spec}': module '{module_name}' has no '{name}'",
                            did_you_mean(name, choices) or f"callables there: {', '.join(choices) or 'none'}")
     fn = getattr(module, name)
     if not callable(fn):
-        raise AdvisorError("bad-opponent", f"opponent '{spec}' is a {type(fn).__name__}, not a function",
+        raise MARLError("bad-opponent", f"opponent '{spec}' is a {type(fn).__name__}, not a function",
                            "it is called as fn(obs, action_mask, agent, rng) -> action")
     return fn
 
 
-def load_checkpoint_policy(run_dir: str, info: EnvInfo):
-    """The trained algorithm of a run directory, refused if it was trained on another environment."""
-    from algorithms.core.run import load_for_eval  # lazily: run.py imports the registry, which imports us
-    from algorithms.core.seeding import rng_state, set_rng_state
+# (env id, env kwargs, algorithm) of a policy file or run directory: registry.load_policy_source, handed down by
+# algorithms.make to the algorithms that take checkpoint opponents.
+PolicyLoader = Callable[[str], "tuple[str, dict, Any]"]
 
+
+def load_checkpoint_policy(run_dir: str, info: EnvInfo, load_policy: PolicyLoader | None):
+    """The trained algorithm of a run directory or policy file, refused if it was trained on another environment."""
+    if load_policy is None:
+        raise MARLError("no-policy-loader", "checkpoint opponents are loaded by algorithms built with algorithms.make()")
     # Rebuilding a run seeds the global RNGs and sets torch's thread count: keep ours untouched.
     saved, threads = rng_state(), torch.get_num_threads()
     try:
-        spec, algo = load_for_eval(Path(run_dir), "cpu")
+        env_id, env_kwargs, algo = load_policy(run_dir)
     finally:
         set_rng_state(saved)
         torch.set_num_threads(threads)
     theirs = algo.info  # the full env's description (single_agent's too: it reports every agent)
-    if spec.env != info.env_id or (theirs.agents, theirs.obs_dim, theirs.action_kind, theirs.action_dim) != (
+    if env_id != info.env_id or (theirs.agents, theirs.obs_dim, theirs.action_kind, theirs.action_dim) != (
             info.agents, info.obs_dim, info.action_kind, info.action_dim):
-        raise AdvisorError("opponent-env-mismatch",
-                           f"opponent checkpoint {run_dir} was trained on '{spec.env}' {spec.env_kwargs or ''}"
+        raise MARLError("opponent-env-mismatch",
+                           f"opponent checkpoint {run_dir} was trained on '{env_id}' {env_kwargs or ''}"
                            f"(agents {list(theirs.agents)}), not on this '{info.env_id}' (agents {list(info.agents)})",
                            "use a run trained on the same environment and --env-kwarg settings")
     return algo
@@ -93,12 +97,12 @@ def load_checkpoint_policy(run_dir: str, info: EnvInfo):
 class Opponents:
     """Acts for `seats` (agent indices) with one fixed policy; see the module docstring."""
 
-    def __init__(self, spec: str, info: EnvInfo, seats: list[int], seed: int):
+    def __init__(self, spec: str, info: EnvInfo, seats: list[int], seed: int, load_policy: PolicyLoader | None = None):
         self.spec, self.info, self.seats = spec, info, list(seats)
         self.kind, target = parse_opponent_spec(spec)
         self.rng = np.random.default_rng(seed)
         self.fn = load_function(target) if self.kind == "scripted" else None
-        self.policy = load_checkpoint_policy(target, info) if self.kind == "checkpoint" else None
+        self.policy = load_checkpoint_policy(target, info, load_policy) if self.kind == "checkpoint" else None
         self.memory: Any = None  # recurrent state of a checkpoint policy
         self._memory_k: int | None = None  # the number of env copies that memory is for
 
@@ -145,7 +149,7 @@ class Opponents:
                 try:
                     out = self.fn(obs.copy(), None if mask is None else mask.copy(), info.agents[i], self.rng)
                 except Exception as err:  # a user's heuristic: report it as theirs, with its message
-                    raise AdvisorError("opponent-failed", f"opponent '{self.spec}' raised {type(err).__name__}: {err}",
+                    raise MARLError("opponent-failed", f"opponent '{self.spec}' raised {type(err).__name__}: {err}",
                                        "it is called as fn(obs, action_mask, agent, rng) -> action") from err
                 actions[k, i] = self._checked(out, i, mask)
 
@@ -154,7 +158,7 @@ class Opponents:
         if info.action_kind == "discrete":
             ok = isinstance(out, (int, np.integer)) and not isinstance(out, bool) and 0 <= out < info.action_sizes[i]
             if not ok or (mask is not None and not mask[out]):
-                raise AdvisorError("bad-opponent-action",
+                raise MARLError("bad-opponent-action",
                                    f"opponent '{self.spec}' returned {out!r} for {agent}",
                                    f"return an int in [0, {info.action_sizes[i]}) that action_mask allows")
             return int(out)
@@ -166,7 +170,7 @@ class Opponents:
             arr = np.zeros(0, np.float32)
         low, high = info.action_low[i, :size], info.action_high[i, :size]
         if arr.shape != (size,) or not np.all(np.isfinite(arr)) or np.any(arr < low - 1e-6) or np.any(arr > high + 1e-6):
-            raise AdvisorError("bad-opponent-action", f"opponent '{self.spec}' returned {out!r} for {agent}",
+            raise MARLError("bad-opponent-action", f"opponent '{self.spec}' returned {out!r} for {agent}",
                                f"return {size} floats inside the action Box [{low.tolist()}, {high.tolist()}]")
         value[:size] = arr
         return value

@@ -1,5 +1,2 @@
-"""Built-in PettingZoo-API games. Importing this package registers them in env_factory.BUILTIN_ENVS."""
-from algorithms.envs import matrix_games  # noqa: F401  registers `matrix:*`
-from algorithms.envs import context_rps  # noqa: F401  registers `matrix:context_rps` (after matrix_games)
-from algorithms.envs import grid_games  # noqa: F401  registers `grid:*`
-from algorithms.envs import mpe  # noqa: F401  registers `batched:*` (native batched MPE)
+"""Built-in environments: PettingZoo-API games (matrix_games, context_rps, grid_games, scripted opponents) and
+natively batched MPE (mpe/). Nothing registers itself on import: core/env_registry.py lists them."""

@@ -14,8 +14,6 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
-from algorithms.core.env_factory import BUILTIN_ENVS
-
 
 class ContextRPS(ParallelEnv):
     metadata = {"name": "context_rps_v0", "render_modes": []}
@@ -73,5 +71,3 @@ class ContextRPS(ParallelEnv):
 def context_rps(contexts: int = 32, rounds: int = 10, render_mode: str | None = None) -> ContextRPS:
     return ContextRPS(contexts, rounds, render_mode)
 
-
-BUILTIN_ENVS["matrix"]["context_rps"] = context_rps

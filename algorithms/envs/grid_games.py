@@ -40,8 +40,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
-from advisor.errors import AdvisorError
-from algorithms.core.env_factory import BUILTIN_ENVS
+from algorithms.errors import MARLError
 
 SIZE = 3
 ACTIONS = ("up", "down", "left", "right")
@@ -60,11 +59,11 @@ class GridGame(ParallelEnv):
                  goal_reward: float = 100.0, collision_reward: float = -1.0, ends_when: str = "first",
                  render_mode: str | None = None):
         if ends_when not in ("both", "first"):
-            raise AdvisorError("bad-env-kwarg", f"ends_when must be 'both' or 'first', got {ends_when!r}")
+            raise MARLError("bad-env-kwarg", f"ends_when must be 'both' or 'first', got {ends_when!r}")
         if not 0.0 <= barrier_pass <= 1.0:
-            raise AdvisorError("bad-env-kwarg", f"barrier_pass must lie in [0, 1], got {barrier_pass}")
+            raise MARLError("bad-env-kwarg", f"barrier_pass must lie in [0, 1], got {barrier_pass}")
         if int(max_cycles) < 1:
-            raise AdvisorError("bad-env-kwarg", f"max_cycles must be at least 1, got {max_cycles}")
+            raise MARLError("bad-env-kwarg", f"max_cycles must be at least 1, got {max_cycles}")
         self.metadata = {**self.metadata, "name": name}
         self.goals, self.starts, self.barrier_cells = tuple(goals), tuple(starts), tuple(barrier_cells)
         self.barrier_pass, self.max_cycles = float(barrier_pass), int(max_cycles)
@@ -168,4 +167,4 @@ def game2(max_cycles: int = 50, barrier_pass: float = 0.5, ends_when: str = "fir
                     max_cycles=max_cycles, ends_when=ends_when, render_mode=render_mode)
 
 
-BUILTIN_ENVS["grid"] = {"game1": game1, "game2": game2}
+GAMES = {"game1": game1, "game2": game2}  # `grid:NAME` (listed by core/env_registry.py)

@@ -38,8 +38,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
-from advisor.errors import AdvisorError
-from algorithms.core.env_factory import BUILTIN_ENVS
+from algorithms.errors import MARLError
 
 NONMONOTONIC = ((8, -12, -12), (-12, 0, 0), (-12, 0, 0))
 CLIMBING = ((11, -30, 0), (-30, 7, 6), (0, 0, 5))
@@ -117,7 +116,7 @@ class BimatrixGame(ParallelEnv):
         if self.payoff_a.ndim != 2 or self.payoff_a.shape != self.payoff_b.shape:
             raise ValueError(f"payoffs must be two 2-D matrices of one shape, got {self.payoff_a.shape} and {self.payoff_b.shape}")
         if int(repeat) < 1:
-            raise AdvisorError("bad-env-kwarg", f"repeat must be at least 1, got {repeat}")
+            raise MARLError("bad-env-kwarg", f"repeat must be at least 1, got {repeat}")
         self.repeat, self.observe_last_action = int(repeat), bool(observe_last_action)
         self.metadata = {**self.metadata, "name": name}
         self.render_mode = render_mode
@@ -216,6 +215,7 @@ def penalty(k: float = -100.0, render_mode: str | None = None) -> MatrixGame:
     return MatrixGame(penalty_payoff(k), "penalty", render_mode)
 
 
-BUILTIN_ENVS["matrix"] = {"nonmonotonic": nonmonotonic, "climbing": climbing, "penalty": penalty, "rps": rps,
-                          "matching_pennies": matching_pennies, "biased_rps": biased_rps,
-                          "prisoners_dilemma": prisoners_dilemma}
+GAMES = {  # `matrix:NAME` (listed by core/env_registry.py)
+    "nonmonotonic": nonmonotonic, "climbing": climbing, "penalty": penalty, "rps": rps,
+    "matching_pennies": matching_pennies, "biased_rps": biased_rps,
+    "prisoners_dilemma": prisoners_dilemma}

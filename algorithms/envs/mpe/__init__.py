@@ -8,15 +8,12 @@ simple_speaker_listener_v4, simple_reference_v3, simple_push_v3, simple_crypto_v
 (options that only change rendering are accepted; curriculum, partial observability and
 benchmark_data are refused with a pointer to the mpe2: version).
 
-Importing this package registers `batched:` as a native VecEnv (used by every trainer) and as a
+core/env_registry.py lists `batched:` both as a native VecEnv (used by every trainer) and as a
 PettingZoo ParallelEnv family (used by `marl inspect`).
 """
-from algorithms.core.env_factory import BUILTIN_ENVS
-from algorithms.core.vec_env import NATIVE_VEC_ENVS
-from algorithms.envs.mpe.vec_env import (SCENARIOS, BatchedMPEVecEnv, BatchedParallelEnv, _parallel_factory,
+from algorithms.envs.mpe.vec_env import (SCENARIOS, BatchedMPEVecEnv, BatchedParallelEnv, parallel_factory,
                                          make_batched_vec_env, make_scenario)
 
-NATIVE_VEC_ENVS["batched"] = make_batched_vec_env
-BUILTIN_ENVS["batched"] = {name: _parallel_factory(name) for name in SCENARIOS}
 
-__all__ = ["SCENARIOS", "BatchedMPEVecEnv", "BatchedParallelEnv", "make_scenario"]
+__all__ = ["SCENARIOS", "BatchedMPEVecEnv", "BatchedParallelEnv", "make_batched_vec_env", "make_scenario",
+           "parallel_factory"]

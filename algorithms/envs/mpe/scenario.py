@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms.envs.mpe.core import Layout, World
 
 
@@ -78,13 +78,13 @@ class Scenario:
         return value
 
 
-def _bad(name: str, key: str, value, expected: str) -> AdvisorError:
-    return AdvisorError("bad-env-kwarg", f"batched:{name}: {key}={value!r} is not valid", f"expected {expected}")
+def _bad(name: str, key: str, value, expected: str) -> MARLError:
+    return MARLError("bad-env-kwarg", f"batched:{name}: {key}={value!r} is not valid", f"expected {expected}")
 
 
 def _unsupported(name: str, key: str, value, supported) -> None:
     """mpe2 options this backend does not implement: only their default value is accepted."""
     if value != supported or type(value) is not type(supported):
-        raise AdvisorError("bad-env-kwarg",
+        raise MARLError("bad-env-kwarg",
                            f"batched:{name} supports only {key}={supported!r}, got {value!r}",
                            f"use mpe2:{name} for {key}")

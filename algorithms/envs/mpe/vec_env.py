@@ -12,7 +12,7 @@ Seeding (`seeding=`, a constructor argument of the VecEnv, not an env keyword):
   not its random stream.
 - "mpe2": copy k owns a generator seeded as PettingZooVecEnv seeds mpe2 copy k (`seed + k`) and resets
   with mpe2's own calls in mpe2's order, so every episode starts exactly where mpe2's would: a run on
-  `batched:` then repeats the `mpe2:` run bit for bit (tests/test_batched_mpe_learning.py). Resets cost
+  `batched:` then repeats the `mpe2:` run bit for bit (tests/learning/test_batched_mpe_learning.py). Resets cost
   a Python loop over the copies that end.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding as gym_seeding
 from pettingzoo.utils.env import ParallelEnv
 
-from advisor.errors import AdvisorError, did_you_mean
+from algorithms.errors import MARLError, did_you_mean
 from algorithms.core.vec_env import EnvInfo, Step
 from algorithms.envs.mpe.adversary import Adversary
 from algorithms.envs.mpe.core import World
@@ -43,15 +43,15 @@ SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (Spread, Tag, A
 
 
 def make_scenario(name: str, env_kwargs: dict[str, Any] | None = None) -> Scenario:
-    """The scenario for `batched:NAME` with mpe2's keyword arguments (AdvisorError on bad input)."""
+    """The scenario for `batched:NAME` with mpe2's keyword arguments (MARLError on bad input)."""
     if name not in SCENARIOS:
-        raise AdvisorError("unknown-env", f"no batched MPE scenario '{name}'",
+        raise MARLError("unknown-env", f"no batched MPE scenario '{name}'",
                            did_you_mean(name, SCENARIOS) or f"available: {', '.join(sorted(SCENARIOS))}")
     cls, kwargs = SCENARIOS[name], dict(env_kwargs or {})
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
-        raise AdvisorError("bad-env-kwarg", f"batched:{name} has no keyword argument(s) {', '.join(unknown)}",
+        raise MARLError("bad-env-kwarg", f"batched:{name} has no keyword argument(s) {', '.join(unknown)}",
                            did_you_mean(unknown[0], valid) or f"valid: {', '.join(valid)}")
     return cls(**kwargs)
 
@@ -61,7 +61,7 @@ class Simulator:
 
     def __init__(self, scenario: Scenario, num_envs: int, seeding: str = "batch"):
         if seeding not in ("batch", "mpe2"):
-            raise AdvisorError("bad-option", f"seeding must be 'batch' or 'mpe2', got {seeding!r}")
+            raise MARLError("bad-option", f"seeding must be 'batch' or 'mpe2', got {seeding!r}")
         self.scenario, self.num_envs, self.seeding = scenario, num_envs, seeding
         self.world = World(scenario.layout, num_envs, scenario.n_goals)
         self.rng = np.random.default_rng()
@@ -140,10 +140,10 @@ class BatchedMPEVecEnv:
     def __init__(self, name: str, env_kwargs: dict | None = None, num_envs: int = 1,
                  render_mode: str | None = None, seeding: str = "batch"):
         if render_mode is not None:
-            raise AdvisorError("no-render", f"batched:{name} cannot render",
+            raise MARLError("no-render", f"batched:{name} cannot render",
                                f"use --env mpe2:{name} (same keyword arguments) for videos and GIFs")
         if num_envs < 1:
-            raise AdvisorError("bad-num-envs", f"--num-envs must be at least 1, got {num_envs}")
+            raise MARLError("bad-num-envs", f"--num-envs must be at least 1, got {num_envs}")
         self.env_id, self.env_kwargs, self.num_envs = f"batched:{name}", dict(env_kwargs or {}), num_envs
         self.sim = Simulator(make_scenario(name, self.env_kwargs), num_envs, seeding)
         self.info = _describe(self.env_id, self.sim)
@@ -204,7 +204,7 @@ class BatchedMPEVecEnv:
 
     def render(self):
         name = self.env_id.partition(":")[2]
-        raise AdvisorError("no-render", f"{self.env_id} cannot render", f"use mpe2:{name} for videos and GIFs")
+        raise MARLError("no-render", f"{self.env_id} cannot render", f"use mpe2:{name} for videos and GIFs")
 
     def close(self) -> None:
         pass
@@ -215,7 +215,7 @@ class BatchedParallelEnv(ParallelEnv):
 
     def __init__(self, name: str, render_mode: str | None = None, **env_kwargs):
         if render_mode is not None:
-            raise AdvisorError("no-render", f"batched:{name} cannot render",
+            raise MARLError("no-render", f"batched:{name} cannot render",
                                f"use mpe2:{name} (same keyword arguments) for videos and GIFs")
         self.sim = Simulator(make_scenario(name, env_kwargs), 1, seeding="mpe2")  # mpe2's episodes for a seed
         self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
@@ -283,7 +283,7 @@ def make_batched_vec_env(name: str, env_kwargs: dict, num_envs: int, render_mode
     return BatchedMPEVecEnv(name, env_kwargs, num_envs, render_mode)
 
 
-def _parallel_factory(name: str):
+def parallel_factory(name: str):
     def factory(**kwargs) -> BatchedParallelEnv:
         return BatchedParallelEnv(name, **kwargs)
     factory.__name__ = name

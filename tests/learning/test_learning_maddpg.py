@@ -6,7 +6,7 @@ agent_0 / agent_1 +7.9.
 
 Settings: 30k env steps, 8 copies, FAST = learning_starts 2,000 and 4 gradient steps per 100 env steps
 (the paper: 25,600 and 1), other fields at the paper's values; deterministic evaluation.
-Measured on this shared 2-core machine (`python -m tests.test_learning_maddpg` reprints them):
+Measured on this shared 2-core machine (`python -m tests.learning.test_learning_maddpg` reprints them):
 
 continuous simple_spread, 64 evaluation episodes, mean per-agent return:
     seeds 0, 1, 2: -19.64, -19.60, -19.52.  Asserted: above do-nothing + 3 = -21.4 (random + 5.4), which
@@ -28,10 +28,10 @@ import pytest
 import torch
 
 from algorithms import make
-from algorithms.core.evaluate import evaluate
+from algorithms.training.evaluate import evaluate
 from algorithms.core.seeding import seed_everything
-from algorithms.core.vec_env import PettingZooVecEnv
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.core.env_registry import make_vec_env
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 RANDOM, NOOP = -26.8, -24.4
 ADV_RANDOM, GOOD_RANDOM = -28.8, 7.9
@@ -41,7 +41,7 @@ FAST = {"learning_starts": 2_000, "updates": 4}
 
 def train(env_id: str, kwargs: dict, seed: int, steps: int = BUDGET, **overrides):
     seed_everything(seed)
-    envs = PettingZooVecEnv(env_id, kwargs, num_envs=8)
+    envs = make_vec_env(env_id, kwargs, num_envs=8)
     algo = make("maddpg", envs, **{**FAST, **overrides})
     algo.begin(envs.reset(seed=seed))
     algo.learn(steps)
@@ -51,7 +51,7 @@ def train(env_id: str, kwargs: dict, seed: int, steps: int = BUDGET, **overrides
 
 def play_against_random(algo, env_id: str, kwargs: dict, trained: list[str], episodes: int, seed: int) -> np.ndarray:
     """Mean per-agent return [N] when the agents in `trained` act greedily and all others uniformly at random."""
-    envs = PettingZooVecEnv(env_id, kwargs, num_envs=8)
+    envs = make_vec_env(env_id, kwargs, num_envs=8)
     info = envs.info
     rng = np.random.default_rng(seed)
     use_trained = np.array([a in trained for a in info.agents])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.core.run import RunSpec, Trainer
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.training.run import RunSpec, Trainer
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 RANDOM, NOOP = -26.8, -24.4
 BUDGET = 40_000

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from advisor.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 # (advise arguments, env steps for the reduced run, margin over random play in per-agent return).

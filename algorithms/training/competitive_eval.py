@@ -15,66 +15,16 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from advisor.errors import AdvisorError
-from algorithms.core.env_factory import make_env
-from algorithms.core.game_theory import exploitability_zero_sum
+from algorithms.base import AlgorithmConfig
+from algorithms.core.env_registry import make_vec_env
+from algorithms.core.payoffs import matrix_exploitability, zero_sum_payoff
 from algorithms.core.reference_policies import random_actions
 from algorithms.core.tensors import to_numpy, to_tensor
-from algorithms.core.vec_env import EnvInfo, Step, make_vec_env
+from algorithms.core.vec_env import EnvInfo, Step
+from algorithms.errors import MARLError
 
 Opponent = Callable[[Step], np.ndarray]  # batched step -> [K, N] actions (only the opponent's seat is used)
 OUTCOMES = ("win", "draw", "loss")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Payoffs and exploitability of matrix games
-
-
-def env_payoffs(env) -> tuple[np.ndarray, np.ndarray] | None:
-    """(A, B): the row and column players' payoff matrices of a matrix-game env, or None for other envs.
-    Built-in games expose `payoffs` (A, B); cooperative ones may expose a single `payoff` both receive."""
-    raw = getattr(env, "unwrapped", env)
-    if getattr(raw, "payoffs", None) is not None:
-        a, b = (np.asarray(m, np.float64) for m in raw.payoffs)
-        return a, b
-    if getattr(raw, "payoff", None) is not None:
-        a = np.asarray(raw.payoff, np.float64)
-        return a, a
-    return None
-
-
-def source_payoffs(source: Any, env_kwargs: dict | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(A, B) of a one-shot matrix game given as a VecEnv of PettingZoo copies or an env id, else None."""
-    if isinstance(source, str):
-        try:
-            env = make_env(source, env_kwargs)
-        except Exception:  # not buildable here: not a matrix game we can read
-            return None
-    else:
-        copies = getattr(source, "copies", None)
-        if not copies:
-            return None
-        env = copies[0].env
-    if getattr(getattr(env, "unwrapped", env), "observe_last_action", False):
-        return None  # observations change within an episode: not a one-shot game with one policy
-    payoffs = env_payoffs(env)
-    return payoffs if payoffs is not None and payoffs[0].ndim == 2 else None
-
-
-def zero_sum_payoff(source: Any, env_kwargs: dict | None = None) -> np.ndarray | None:
-    """The row player's payoff A if `source` (a VecEnv or an env id) is a zero-sum matrix game (B = -A)."""
-    payoffs = source_payoffs(source, env_kwargs)
-    if payoffs is None or not np.allclose(payoffs[1], -payoffs[0]):
-        return None
-    return payoffs[0]
-
-
-def matrix_exploitability(payoff: np.ndarray, probs: np.ndarray) -> float:
-    """Exploitability of the joint policy probs [2, A] (seat 0 plays rows, seat 1 columns; padded actions
-    beyond the matrix are dropped) in the zero-sum game `payoff`."""
-    rows, cols = payoff.shape
-    x, y = probs[0, :rows], probs[1, :cols]
-    return exploitability_zero_sum(payoff, x / x.sum(), y / y.sum())
 
 
 @torch.no_grad()
@@ -175,7 +125,7 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
     envs = make_vec_env(env_id, env_kwargs, num_envs=1)
     if not envs.info.turn_based or getattr(envs, "snapshot", lambda: None)() is None:
         envs.close()
-        raise AdvisorError("not-enumerable", f"'{env_id}' is not a turn-based game whose positions can be saved",
+        raise MARLError("not-enumerable", f"'{env_id}' is not a turn-based game whose positions can be saved",
                            sampled)
     visited = 0
 
@@ -183,7 +133,7 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
         nonlocal visited
         visited += 1
         if visited > max_positions:
-            raise AdvisorError("not-enumerable", f"'{env_id}' has more than {max_positions:,} positions against "
+            raise MARLError("not-enumerable", f"'{env_id}' has more than {max_positions:,} positions against "
                                "random play: too many to walk exactly", sampled)
         mover = int(np.argmax(step.active[0]))
         if mover == seat:
@@ -214,9 +164,10 @@ def exact_vs_random(algo: Any, env_id: str, env_kwargs: dict | None = None, max_
     return report
 
 
-def is_competitive_run(algo_name: str, env_id: str, env_kwargs: dict | None) -> bool:
-    """Whether a run's evaluation should report win/draw/loss: self-play runs and any zero-sum matrix game."""
-    return algo_name == "self_play" or zero_sum_payoff(env_id, env_kwargs) is not None
+def is_competitive_run(config_cls: type[AlgorithmConfig], env_id: str, env_kwargs: dict | None) -> bool:
+    """Whether a run's evaluation should report win/draw/loss: algorithms made only for competitive games
+    (self-play) and any zero-sum matrix game."""
+    return config_cls.reward_settings == {"competitive"} or zero_sum_payoff(env_id, env_kwargs) is not None
 
 
 def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes: int, deterministic: bool,
@@ -225,13 +176,10 @@ def competitive_report(algo: Any, env_id: str, env_kwargs: dict | None, episodes
     `pool_members` most recent if given), and the exact exploitability for zero-sum matrix games."""
     report: dict[str, Any] = {"vs_random": play(algo, env_id, env_kwargs, random_opponent(algo.info, seed), episodes,
                                                 deterministic, seed)}
-    pool = list(getattr(algo, "pool", None) or [])
-    if pool_members is not None:
-        pool = pool[max(0, len(pool) - pool_members):]
-    report["vs_pool"] = {str(mid): {"rating": float(algo.members[mid].rating),
-                                    **play(algo, env_id, env_kwargs, algo.member_policy(mid), episodes,
-                                           deterministic, seed)} for mid in pool}
-    if getattr(algo, "rating", None) is not None:
+    report["vs_pool"] = {name: {"rating": rating, **play(algo, env_id, env_kwargs, policy, episodes, deterministic,
+                                                         seed)}
+                         for name, (rating, policy) in algo.evaluation_opponents(pool_members).items()}
+    if algo.rating is not None:
         report["rating"] = float(algo.rating)
     exploit = exploitability_report(algo, env_id, env_kwargs)
     if exploit is not None:

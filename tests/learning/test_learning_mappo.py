@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.core.evaluate import evaluate
-from algorithms.core.run import RunSpec, Trainer
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from algorithms.training.evaluate import evaluate
+from algorithms.training.run import RunSpec, Trainer
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 RANDOM, NOOP = -26.8, -24.4
 BUDGET = 200_000
@@ -42,7 +42,7 @@ def test_mappo_defaults_beat_random_and_do_nothing_on_spread(tmp_path, continuou
     assert on_mpe2["return_mean"] > BAR, on_mpe2
 
 
-if __name__ == "__main__":  # python -m tests.test_learning_mappo: every seed's figure, for the docstring
+if __name__ == "__main__":  # python -m tests.learning.test_learning_mappo: every seed's figure, for the docstring
     import tempfile
 
     for continuous in (False, True):

@@ -1,24 +1,66 @@
-"""Open a PettingZoo environment from a string such as `mpe2:simple_spread_v3`.
+"""The one environment registry: env strings such as `mpe2:simple_spread_v3` -> PettingZoo envs and VecEnvs.
 
 Accepted forms (keyword arguments come separately, e.g. from `--env-kwarg N=5`):
 - `package:env_module`     e.g. `mpe2:simple_spread_v3`, `pettingzoo.classic:rps_v2`: the module's
                            `parallel_env(**kw)` is used when it has one, else its turn-based `env(**kw)`.
 - `package.module:callable` a factory returning a PettingZoo ParallelEnv or AECEnv.
-- `PREFIX:name`            a built-in environment registered in BUILTIN_ENVS (e.g. `matrix:climbing`).
+- `PREFIX:name`            a built-in environment listed in BUILTIN_ENVS (e.g. `matrix:climbing`).
+
+`make_vec_env` gives every trainer its batched env: a native simulator where NATIVE_VEC_ENVS has the prefix
+(`batched:`), else K PettingZoo copies (core/pettingzoo_vec_env.py).
 """
 from __future__ import annotations
 
 import importlib
 import types
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
-from advisor.errors import AdvisorError, did_you_mean
+from algorithms.core.pettingzoo_vec_env import PettingZooVecEnv
+from algorithms.core.vec_env import VecEnv
+from algorithms.envs import context_rps, grid_games, matrix_games
+from algorithms.envs.mpe import SCENARIOS, make_batched_vec_env, parallel_factory
+from algorithms.errors import MARLError, did_you_mean
 
-# Built-in environment families: prefix -> {name: factory(**kwargs)}. Filled by algorithms.envs modules.
-BUILTIN_ENVS: dict[str, dict[str, Callable[..., Any]]] = {}
+# Built-in PettingZoo environment families: prefix -> {name: factory(**kwargs)}.
+BUILTIN_ENVS: dict[str, dict[str, Callable[..., Any]]] = {
+    "matrix": {**matrix_games.GAMES, "context_rps": context_rps.context_rps},
+    "grid": dict(grid_games.GAMES),
+    "batched": {name: parallel_factory(name) for name in SCENARIOS},
+}
+
+# Natively batched simulators: prefix -> builder(name, env_kwargs, num_envs, render_mode) -> VecEnv.
+# Every other env string gets K PettingZoo copies.
+NATIVE_VEC_ENVS: dict[str, Callable[..., VecEnv]] = {"batched": make_batched_vec_env}
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """An env string parsed once: `prefix:name` and its keyword arguments."""
+
+    prefix: str
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, env_id: str, kwargs: dict[str, Any] | None = None) -> "EnvSpec":
+        prefix, sep, name = env_id.partition(":")
+        if not sep or not prefix or not name:
+            raise MARLError("unknown-env", f"environment '{env_id}' is not of the form package:name",
+                            f"examples: {KNOWN_EXAMPLES}")
+        return cls(prefix, name, dict(kwargs or {}))
+
+    @property
+    def id(self) -> str:
+        return f"{self.prefix}:{self.name}"
+
+    @property
+    def native(self) -> bool:
+        """Whether it runs on a native batched backend (e.g. `batched:`) rather than PettingZoo copies."""
+        return self.prefix in NATIVE_VEC_ENVS
 
 KNOWN_EXAMPLES = "mpe2:simple_spread_v3, pettingzoo.classic:rps_v2, mypackage.envs:make_env"
 
@@ -29,7 +71,7 @@ def parse_env_kwargs(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise AdvisorError("bad-env-kwarg", f"--env-kwarg '{item}' is not of the form KEY=VALUE",
+            raise MARLError("bad-env-kwarg", f"--env-kwarg '{item}' is not of the form KEY=VALUE",
                                "e.g. --env-kwarg N=5 --env-kwarg continuous_actions=true")
         kwargs[key.strip()] = parse_scalar(raw.strip())
     return kwargs
@@ -53,16 +95,13 @@ def parse_scalar(raw: str) -> Any:
 
 
 def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]:
-    """Find the callable that builds `env_id`; raises AdvisorError('unknown-env') with a hint."""
-    prefix, sep, name = env_id.partition(":")
-    if not sep or not prefix or not name:
-        raise AdvisorError("unknown-env", f"environment '{env_id}' is not of the form package:name",
-                           f"examples: {KNOWN_EXAMPLES}")
-    import algorithms.envs  # noqa: F401  lazily: registers the built-in families (matrix:...) in BUILTIN_ENVS
+    """Find the callable that builds `env_id`; raises MARLError('unknown-env') with a hint."""
+    spec = EnvSpec.parse(env_id)
+    prefix, name = spec.prefix, spec.name
     if prefix in BUILTIN_ENVS:
         family = BUILTIN_ENVS[prefix]
         if name not in family:
-            raise AdvisorError("unknown-env", f"no built-in environment '{env_id}'",
+            raise MARLError("unknown-env", f"no built-in environment '{env_id}'",
                                did_you_mean(name, family) or f"available: {', '.join(sorted(family))}")
         return family[name]
     target = _import_attr_or_module(prefix, name, env_id)
@@ -72,9 +111,9 @@ def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]
         for attr in ("parallel_env", "env"):
             if callable(getattr(target, attr, None)):
                 return getattr(target, attr)
-        raise AdvisorError("unknown-env", f"module '{target.__name__}' has neither parallel_env() nor env()")
+        raise MARLError("unknown-env", f"module '{target.__name__}' has neither parallel_env() nor env()")
     if not callable(target):
-        raise AdvisorError("unknown-env", f"'{env_id}' names {type(target).__name__}, not an environment factory")
+        raise MARLError("unknown-env", f"'{env_id}' names {type(target).__name__}, not an environment factory")
     return target
 
 
@@ -84,16 +123,16 @@ def _import_attr_or_module(prefix: str, name: str, env_id: str) -> Any:
     except ModuleNotFoundError as err:
         missing = err.name or ""
         if not f"{prefix}.{name}".startswith(missing):  # the module exists but one of its imports does not
-            raise AdvisorError("env-import-failed", f"importing '{prefix}.{name}' failed: {err}",
+            raise MARLError("env-import-failed", f"importing '{prefix}.{name}' failed: {err}",
                                f"install the missing package '{err.name}'") from err
     try:
         module = importlib.import_module(prefix)
     except ModuleNotFoundError as err:
-        raise AdvisorError("unknown-env", f"unknown environment '{env_id}': no module named '{prefix}'",
+        raise MARLError("unknown-env", f"unknown environment '{env_id}': no module named '{prefix}'",
                            f"examples: {KNOWN_EXAMPLES}") from err
     if not hasattr(module, name):
         choices = [n for n in dir(module) if not n.startswith("_")]
-        raise AdvisorError("unknown-env", f"unknown environment '{env_id}': '{prefix}' has no '{name}'",
+        raise MARLError("unknown-env", f"unknown environment '{env_id}': '{prefix}' has no '{name}'",
                            did_you_mean(name, choices))
     return getattr(module, name)
 
@@ -113,9 +152,9 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     try:
         env = factory(**kwargs)
     except TypeError as err:
-        raise AdvisorError("bad-env-kwarg", f"'{env_id}' rejected its keyword arguments {kwargs}: {err}") from err
+        raise MARLError("bad-env-kwarg", f"'{env_id}' rejected its keyword arguments {kwargs}: {err}") from err
     if not isinstance(env, (ParallelEnv, AECEnv)):
-        raise AdvisorError("unknown-env", f"'{env_id}' built a {type(env).__name__}, not a PettingZoo environment")
+        raise MARLError("unknown-env", f"'{env_id}' built a {type(env).__name__}, not a PettingZoo environment")
     return env
 
 
@@ -125,3 +164,20 @@ def _as_parallel(env):
 
 def is_parallel(env) -> bool:
     return isinstance(env, ParallelEnv)
+
+
+def is_native(env_id: str) -> bool:
+    """Whether `env_id` runs on a native batched backend (e.g. `batched:`) rather than PettingZoo copies."""
+    return EnvSpec.parse(env_id).native
+
+
+def make_vec_env(env_id: str, env_kwargs: dict | None = None, num_envs: int = 1,
+                 render_mode: str | None = None) -> VecEnv:
+    """The batched env every trainer, evaluator and benchmark uses for `env_id`."""
+    spec = EnvSpec.parse(env_id, env_kwargs)
+    if num_envs < 1:
+        raise MARLError("bad-num-envs", f"--num-envs must be at least 1, got {num_envs}")
+    if spec.native:
+        return NATIVE_VEC_ENVS[spec.prefix](spec.name, dict(spec.kwargs), num_envs, render_mode)
+    return PettingZooVecEnv(env_id, spec.kwargs, num_envs,
+                            lambda: make_env(env_id, spec.kwargs, render_mode, checked=False))

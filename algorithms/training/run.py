@@ -14,7 +14,7 @@ import dataclasses
 import json
 import re
 import time
-from dataclasses import dataclass, field
+
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -22,44 +22,28 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from advisor.errors import AdvisorError
-from algorithms import ALGORITHMS, get_entry, make_config
-from algorithms.base import Algorithm, check_env_supported, config_to_dict
+from algorithms.errors import MARLError
+from algorithms.base import Algorithm, config_to_dict
+from algorithms.core.run_dir import CHECKPOINT, RunSpec
+from algorithms.core.run_dir import read_spec as read_spec_with
+from algorithms.registry import config_fields, default_num_envs, get_entry, make, make_config
 from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
-from algorithms.core.competitive_eval import is_competitive_run, play, random_opponent
-from algorithms.core.evaluate import evaluate
+from algorithms.training.competitive_eval import is_competitive_run, play, random_opponent
+from algorithms.training.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
-from algorithms.core.vec_env import is_native, make_vec_env
+from algorithms.core.env_registry import make_vec_env
 
-CHECKPOINT = Path("checkpoints") / "latest.pt"
-
-
-@dataclass
-class RunSpec:
-    """What `marl train` was asked to do; saved as config.yaml."""
-
-    algo: str
-    env: str
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 100_000
-    seed: int = 0
-    num_envs: int = 0  # 0: the algorithm's default for the backend (AlgorithmConfig.default_num_envs)
-    device: str = "auto"
-    checkpoint_every: int = 50_000
-    eval_episodes: int = 32
-    threads: int = 1
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise AdvisorError("no-cuda", "--device cuda was asked for but torch sees no CUDA device",
+        raise MARLError("no-cuda", "--device cuda was asked for but torch sees no CUDA device",
                            "use --device cpu or --device auto")
     if name not in ("cpu", "cuda"):
-        raise AdvisorError("bad-device", f"unknown device '{name}'", "choose auto, cpu or cuda")
+        raise MARLError("bad-device", f"unknown device '{name}'", "choose auto, cpu or cuda")
     return torch.device(name)
 
 
@@ -71,35 +55,14 @@ def default_run_dir(spec: RunSpec, root: Path = Path("runs")) -> Path:
 def claim_run_dir(run_dir: Path) -> None:
     """Create `run_dir`; refuse one that already holds anything, so no earlier run is overwritten."""
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise AdvisorError("run-dir-exists", f"{run_dir} already exists and is not empty",
+        raise MARLError("run-dir-exists", f"{run_dir} already exists and is not empty",
                            "choose another --out, or continue that run with --resume")
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-# Config fields added after runs were already being saved, with the value those runs used. Without this a run
-# dir from before the field would resume (or evaluate) with today's default: MAPPO's activation became tanh,
-# and a ReLU network's weights would silently run through tanh.
-FIELDS_ADDED_LATER = {"activation": "relu"}
-
-
 def read_spec(run_dir: Path) -> RunSpec:
-    path = run_dir / "config.yaml"
-    if not run_dir.exists():
-        raise AdvisorError("missing-run-dir", f"run directory {run_dir} does not exist")
-    if not run_dir.is_dir():
-        raise AdvisorError("not-a-run-dir", f"{run_dir} is a file, not a run directory")
-    if not path.is_file():
-        raise AdvisorError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
-    try:
-        raw = yaml.safe_load(path.read_text())
-        spec = RunSpec(**raw)
-    except (yaml.YAMLError, TypeError) as err:
-        raise AdvisorError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
-    fields = {f.name for f in dataclasses.fields(get_entry(spec.algo).config_cls)} if spec.algo in ALGORITHMS else set()
-    for name, value in FIELDS_ADDED_LATER.items():  # a run saved before the field existed ran with `value`
-        if name in fields and isinstance(spec.config, dict) and name not in spec.config:
-            spec.config[name] = value
-    return spec
+    """A run directory's config.yaml (see core/run_dir.py)."""
+    return read_spec_with(run_dir, config_fields)
 
 
 class Trainer:
@@ -107,21 +70,18 @@ class Trainer:
 
     def __init__(self, spec: RunSpec, run_dir: Path):
         self.spec, self.run_dir = spec, run_dir
-        entry = get_entry(spec.algo)
         self.config = make_config(spec.algo, spec.config, source="config")
         self.device = resolve_device(spec.device)
         if spec.threads < 1:
-            raise AdvisorError("bad-option", f"--threads must be at least 1, got {spec.threads}")
+            raise MARLError("bad-option", f"--threads must be at least 1, got {spec.threads}")
         # Small networks run fastest on one thread here, and float sums depend on the thread count:
         # fixing it in the run's config keeps a resumed run identical to an uninterrupted one.
         torch.set_num_threads(spec.threads)
         seed_everything(spec.seed)
         if spec.num_envs == 0:  # resolved once and saved in config.yaml, so a resumed run keeps it
-            native, pettingzoo = entry.config_cls.default_num_envs
-            spec.num_envs = native if is_native(spec.env) else pettingzoo
+            spec.num_envs = default_num_envs(spec.algo, spec.env)
         self.envs = make_vec_env(spec.env, spec.env_kwargs, spec.num_envs)
-        check_env_supported(entry.config_cls, spec.algo, self.envs.info, ALGORITHMS)
-        self.algo: Algorithm = entry.algorithm_cls(self.config, self.envs, self.device)
+        self.algo: Algorithm = make(spec.algo, self.envs, self.config, self.device)
         self.env_restored = False  # a resumed run whose env copies were restored mid-episode
 
     @classmethod
@@ -178,7 +138,7 @@ class Trainer:
             logger.close()
         self.checkpoint()
         elapsed = time.perf_counter() - start
-        competitive = is_competitive_run(self.spec.algo, self.spec.env, self.spec.env_kwargs)
+        competitive = is_competitive_run(get_entry(self.spec.algo).config_cls, self.spec.env, self.spec.env_kwargs)
         result = evaluate(self.algo, self.spec.env, self.spec.env_kwargs, self.spec.eval_episodes,
                           deterministic=True, seed=self.spec.seed + 10_000, references=not competitive)
         if competitive:

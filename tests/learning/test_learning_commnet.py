@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from algorithms.commnet import dump_messages
-from algorithms.core.run import RunSpec, Trainer
+from algorithms.training.run import RunSpec, Trainer
 
 SL = "mpe2:simple_speaker_listener_v4"
 SILENT = "algorithms.commnet:silent_speaker_listener"

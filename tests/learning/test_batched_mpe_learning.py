@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from algorithms import make
-from algorithms.core.evaluate import evaluate
-from algorithms.core.run import RunSpec, Trainer
+from algorithms.training.evaluate import evaluate
+from algorithms.training.run import RunSpec, Trainer
 from algorithms.core.seeding import seed_everything
-from algorithms.core.vec_env import PettingZooVecEnv
+from algorithms.core.env_registry import make_vec_env
 from algorithms.envs.mpe import BatchedMPEVecEnv
-from tests.conftest import SPREAD, SPREAD_KWARGS
+from tests.helpers import SPREAD, SPREAD_KWARGS
 
 NOOP = -24.4
 BUDGET = 100_000
@@ -33,7 +33,7 @@ FAST_SETTINGS = {"rollout_steps": 25, "minibatches": 2, "activation": "relu", "g
 def test_mappo_trains_bit_identically_on_mpe2_and_batched(continuous):
     kwargs = {**SPREAD_KWARGS, "continuous_actions": continuous}
     weights = []
-    for envs in (PettingZooVecEnv(SPREAD, kwargs, 4), BatchedMPEVecEnv("simple_spread_v3", kwargs, 4, seeding="mpe2")):
+    for envs in (make_vec_env(SPREAD, kwargs, 4), BatchedMPEVecEnv("simple_spread_v3", kwargs, 4, seeding="mpe2")):
         seed_everything(0)
         algo = make("mappo", envs, **FAST_SETTINGS)
         algo.begin(envs.reset(seed=0))

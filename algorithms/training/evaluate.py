@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from advisor.errors import AdvisorError
+from algorithms.errors import MARLError
 from algorithms.base import Algorithm
 from algorithms.core.metrics import team_returns
 from algorithms.core.reference_policies import FixedPolicy, has_noop
-from algorithms.core.vec_env import EnvInfo, make_vec_env
+from algorithms.core.vec_env import EnvInfo
+from algorithms.core.env_registry import make_vec_env
 
 
 def _copies_for(episodes: int, limit: int = 16) -> int:
@@ -60,7 +61,7 @@ def play_episodes(policy: Any, env_id: str, env_kwargs: dict[str, Any], episodes
     """(per-agent returns, length) of `episodes` episodes of `policy` (anything with the Algorithm acting
     interface). K copies play the same number of episodes each, from `envs.reset(seed)`."""
     if episodes < 1:
-        raise AdvisorError("bad-episodes", f"--episodes must be at least 1, got {episodes}")
+        raise MARLError("bad-episodes", f"--episodes must be at least 1, got {episodes}")
     k = _copies_for(episodes)
     envs = make_vec_env(env_id, env_kwargs, num_envs=k)
     quota = episodes // k
@@ -115,7 +116,7 @@ def render_gif(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], out: Pa
     envs.close()
     frames = [f for f in frames if f is not None]
     if not frames:
-        raise AdvisorError("no-render", f"'{env_id}' returned no rgb_array frames", "does it support render_mode='rgb_array'?")
+        raise MARLError("no-render", f"'{env_id}' returned no rgb_array frames", "does it support render_mode='rgb_array'?")
     images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
     out.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(out, save_all=True, append_images=images[1:], duration=100, loop=0)

@@ -1,0 +1,58 @@
+"""What a run directory holds and how its config is read (below the registry, so that an algorithm's opponents
+can name a run directory). Writing and resuming runs is training/run.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from algorithms.errors import MARLError
+
+CHECKPOINT = Path("checkpoints") / "latest.pt"
+
+
+@dataclass
+class RunSpec:
+    """What `marl train` was asked to do; saved as config.yaml."""
+
+    algo: str
+    env: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    steps: int = 100_000
+    seed: int = 0
+    num_envs: int = 0  # 0: the algorithm's default for the backend (AlgorithmConfig.default_num_envs)
+    device: str = "auto"
+    checkpoint_every: int = 50_000
+    eval_episodes: int = 32
+    threads: int = 1
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# Config fields added after runs were already being saved, with the value those runs used. Without this a run
+# dir from before the field would resume (or evaluate) with today's default: MAPPO's activation became tanh,
+# and a ReLU network's weights would silently run through tanh.
+FIELDS_ADDED_LATER = {"activation": "relu"}
+
+
+def read_spec(run_dir: Path, config_fields: Callable[[str], set[str]] = lambda algo: set()) -> RunSpec:
+    """A run directory's config.yaml; `config_fields(algo)` (the algorithm's config field names) lets runs saved
+    before a field existed keep the value they ran with."""
+    path = run_dir / "config.yaml"
+    if not run_dir.exists():
+        raise MARLError("missing-run-dir", f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise MARLError("not-a-run-dir", f"{run_dir} is a file, not a run directory")
+    if not path.is_file():
+        raise MARLError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        spec = RunSpec(**raw)
+    except (yaml.YAMLError, TypeError) as err:
+        raise MARLError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
+    fields = config_fields(spec.algo)
+    for name, value in FIELDS_ADDED_LATER.items():  # a run saved before the field existed ran with `value`
+        if name in fields and isinstance(spec.config, dict) and name not in spec.config:
+            spec.config[name] = value
+    return spec

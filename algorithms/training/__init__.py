@@ -1,0 +1,1 @@
+"""Training and evaluation on top of the registry: run directories (Trainer), evaluation, competitive evaluation."""
