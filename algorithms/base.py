@@ -236,17 +236,6 @@ def _coerce(value: Any, kind: Any, key: str, source: str) -> Any:
     raise bad()
 
 
-def parse_set_options(items: list[str] | None) -> dict[str, str]:
-    """['lr=3e-4', 'recurrent=true'] -> {'lr': '3e-4', 'recurrent': 'true'} (coerced later by field type)."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise MARLError("bad-set", f"--set '{item}' is not of the form KEY=VALUE", "e.g. --set lr=3e-4")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def check_env_supported(config_cls: type[AlgorithmConfig], algo_id: str, info: EnvInfo,
                         registry: dict[str, Any]) -> None:
     """Refuse an environment whose action space the algorithm cannot handle, naming ones that can."""

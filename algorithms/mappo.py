@@ -190,10 +190,12 @@ class MAPPO(Algorithm):
             return x
         return torch.cat([x, self.agent_ids.expand(*x.shape[:-2], -1, -1)], dim=-1)
 
-    def _actor_in(self, obs: torch.Tensor) -> torch.Tensor:       # obs [..., N, obs_dim]
+    # The torsos' inputs. `alive` [..., N] (bool; None: everyone) marks the agents still in the episode: MAPPO's
+    # own networks ignore it; CommNet's channel listens only to live agents.
+    def _actor_in(self, obs: torch.Tensor, alive: torch.Tensor | None = None) -> torch.Tensor:  # obs [..., N, O]
         return self._with_id(obs)
 
-    def _critic_in(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:  # state [..., S]
+    def _critic_in(self, obs: torch.Tensor, state: torch.Tensor, alive: torch.Tensor | None = None) -> torch.Tensor:
         if not self.config.centralised_critic:
             return self._with_id(obs)
         return self._with_id(state.unsqueeze(-2).expand(*obs.shape[:-1], state.shape[-1]))
@@ -204,14 +206,15 @@ class MAPPO(Algorithm):
             return DiagGaussian(out, self.actor.log_std, self.dim_mask)
         return MaskedCategorical(out, mask)
 
-    def policy(self, obs: torch.Tensor, mask: torch.Tensor, h_actor: torch.Tensor | None = None):
+    def policy(self, obs: torch.Tensor, mask: torch.Tensor, h_actor: torch.Tensor | None = None,
+               alive: torch.Tensor | None = None):
         """Each agent's action distribution from its own observation only: obs [K, N, obs_dim]."""
-        features, h_actor = self.actor.torso(self._actor_in(obs), h_actor)
+        features, h_actor = self.actor.torso(self._actor_in(obs, alive), h_actor)
         return self._dist(features, mask), h_actor
 
-    def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         as_t = lambda a: to_tensor(a, self.device)  # noqa: E731
-        return as_t(step.obs), as_t(step.state), as_t(step.action_mask)
+        return as_t(step.obs), as_t(step.state), as_t(step.action_mask), as_t(step.alive)
 
     # ------------------------------------------------------------------ acting
 
@@ -223,8 +226,8 @@ class MAPPO(Algorithm):
 
     @torch.no_grad()
     def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
-        obs, _, mask = self._tensors(step)
-        dist, h_actor = self.policy(obs, mask, memory[0] if memory is not None else None)
+        obs, _, mask, alive = self._tensors(step)
+        dist, h_actor = self.policy(obs, mask, memory[0] if memory is not None else None, alive)
         action = dist.mode() if deterministic else dist.sample()
         memory = (h_actor, memory[1]) if memory is not None else None
         return to_numpy(self._env_actions(action)), memory
@@ -248,8 +251,8 @@ class MAPPO(Algorithm):
     def has_env_position(self) -> bool:
         return self.last is not None
 
-    def _value(self, obs, state, h_critic):
-        features, h_critic = self.critic.torso(self._critic_in(obs, state), h_critic)
+    def _value(self, obs, state, h_critic, alive=None):
+        features, h_critic = self.critic.torso(self._critic_in(obs, state, alive), h_critic)
         return self.critic.head(features).squeeze(-1), h_critic  # [K, N] (normalised units)
 
     def _denorm(self, v: torch.Tensor) -> torch.Tensor:
@@ -267,20 +270,21 @@ class MAPPO(Algorithm):
         finished: list[tuple[int, np.ndarray, int]] = []
         for _ in range(self.rollout_steps):
             step = self.last
-            obs, state, mask = self._tensors(step)
+            obs, state, mask, alive = self._tensors(step)
             h_actor, h_critic = self.memory if self.memory is not None else (None, None)
-            dist, h_actor = self.policy(obs, mask, h_actor)
+            dist, h_actor = self.policy(obs, mask, h_actor, alive)
             action = dist.sample()
-            value, h_critic = self._value(obs, state, h_critic)
+            value, h_critic = self._value(obs, state, h_critic, alive)
             nxt = self.envs.step(to_numpy(self._env_actions(action)))
             end = nxt.episode_end[:, None] | nxt.terminated | nxt.truncated  # [K, N]
             next_value = torch.zeros_like(value)
             if nxt.episode_end.any() and self.config.bootstrap_time_limit:  # bootstrap from the final observation
                 final_obs = to_tensor(nxt.final_obs, self.device)
                 final_state = to_tensor(nxt.final_state, self.device)
+                # (every agent observed at the end counts as present)
                 next_value = self._denorm(self._value(final_obs, final_state, h_critic)[0])
             for key, val in (("obs", obs), ("state", state), ("mask", mask), ("active", step.active),
-                             ("alive", step.alive), ("starts", self.starts), ("action", action),
+                             ("alive", alive), ("starts", self.starts), ("action", action),
                              ("log_prob", dist.log_prob(action)), ("value", value), ("reward", nxt.reward),
                              ("terminated", nxt.terminated), ("end", end), ("next_value", next_value)):
                 buf[key].append(to_tensor(val, self.device))
@@ -292,8 +296,8 @@ class MAPPO(Algorithm):
         self.env_steps += self.rollout_steps * self.envs.num_envs
         self.episodes += len(finished)
         batch = {k: torch.stack(v) for k, v in buf.items()}
-        obs, state, _ = self._tensors(self.last)
-        last_value = self._value(obs, state, self.memory[1] if self.memory is not None else None)[0]
+        obs, state, _, alive = self._tensors(self.last)
+        last_value = self._value(obs, state, self.memory[1] if self.memory is not None else None, alive)[0]
         values = self._denorm(batch["value"])
         following = torch.cat([values[1:], self._denorm(last_value)[None]])  # value of the next row
         batch["next_value"] = torch.where(batch["end"] & ~batch["terminated"], batch["next_value"], following)
@@ -339,7 +343,8 @@ class MAPPO(Algorithm):
 
     def _minibatch_step(self, mb: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config
-        features = self.actor.torso.forward_sequence(self._actor_in(mb["obs"]), mb["h0_actor"], mb["starts"])
+        features = self.actor.torso.forward_sequence(self._actor_in(mb["obs"], mb["alive"]), mb["h0_actor"],
+                                                     mb["starts"])
         dist = self._dist(features, mb["mask"])
         log_prob = dist.log_prob(mb["action"])
         objective, ratio = clipped_surrogate(log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps)
@@ -350,7 +355,7 @@ class MAPPO(Algorithm):
         actor_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
         self.actor_opt.step()
 
-        critic_features = self.critic.torso.forward_sequence(self._critic_in(mb["obs"], mb["state"]),
+        critic_features = self.critic.torso.forward_sequence(self._critic_in(mb["obs"], mb["state"], mb["alive"]),
                                                              mb["h0_critic"], mb["starts"])
         value = self.critic.head(critic_features).squeeze(-1)
         target = self.value_norm.normalize(mb["return"]) if self.value_norm is not None else mb["return"]

@@ -95,10 +95,10 @@ class ModelledPPO(MAPPO):
         """Predicted opponent action probabilities, obs [..., 1, obs_dim] -> [..., 1, M * A]."""
         return torch.softmax(self.model(obs), dim=-1).flatten(-2)
 
-    def _actor_in(self, obs: torch.Tensor) -> torch.Tensor:
+    def _actor_in(self, obs: torch.Tensor, alive: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():  # detached: only cross-entropy trains the model (see the module docstring)
             probs = self.predict(obs)
-        return torch.cat([super()._actor_in(obs), probs], dim=-1)
+        return torch.cat([super()._actor_in(obs, alive), probs], dim=-1)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """PPO on the rollout first (with the model that chose its actions), then the model's update."""

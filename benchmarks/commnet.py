@@ -1,7 +1,7 @@
 """CommNet against its comm_steps=0 ablation (IPPO with the same networks), several seeds, same budget.
 
     python benchmarks/commnet.py --steps 200000 --seeds 0 1 2
-    python benchmarks/commnet.py --env algorithms.commnet:silent_speaker_listener
+    python benchmarks/commnet.py --env algorithms.envs.silent_speaker_listener:silent_speaker_listener
 
 Prints per seed the deterministic evaluation return (per agent, 64 episodes) of CommNet and the ablation,
 and, from dump_messages on 32 episodes: "explained", the share of the variance of the speaker's last-round
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from algorithms.commnet import dump_messages
+from algorithms.training.commnet_messages import dump_messages
 from algorithms.training.run import RunSpec, Trainer
 
 SETTINGS = {"rollout_steps": 25, "minibatches": 2}  # as the MAPPO learning test

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms import make  # noqa: E402
-from algorithms.base import parse_set_options  # noqa: E402
+from advisor.cli_options import parse_set_options  # noqa: E402
 from algorithms.envs.tictactoe_oracle import against_random  # noqa: E402
 from algorithms.training.competitive_eval import exact_vs_random  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402

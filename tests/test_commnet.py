@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from advisor.cli import app
 from algorithms.errors import MARLError
 from algorithms import make, make_config
-from algorithms.commnet import CommNetTorso, dump_messages, mean_of_others
+from algorithms.commnet import CommNetTorso, mean_of_others
+from algorithms.training.commnet_messages import dump_messages
 from algorithms.core.env_registry import make_vec_env
 from tests.helpers import SPREAD, SPREAD_KWARGS
 
@@ -77,10 +78,11 @@ def test_a_departed_agents_observation_reaches_nobody_through_the_policy():
     algo, envs = _algo(comm_steps=2)
     step = envs.reset(seed=0)
     step.alive[:, 1] = False
-    obs, _, mask = algo._tensors(step)
+    obs, _, mask, alive = algo._tensors(step)
     changed = obs.clone()
-    changed[:, 1, :-1] += 5.0
-    before, after = algo.policy(obs, mask)[0].dist.logits, algo.policy(changed, mask)[0].dist.logits
+    changed[:, 1] += 5.0
+    before = algo.policy(obs, mask, alive=alive)[0].dist.logits
+    after = algo.policy(changed, mask, alive=alive)[0].dist.logits
     torch.testing.assert_close(before[:, [0, 2]], after[:, [0, 2]], rtol=0, atol=0)
 
 
@@ -98,11 +100,11 @@ def test_without_communication_agent_i_ignores_agent_js_observation_and_with_it_
     for comm_steps in (0, 2):
         algo, envs = _algo(kwargs={**SPREAD_KWARGS, "continuous_actions": continuous}, comm_steps=comm_steps,
                            recurrent=recurrent)
-        obs, _, mask = algo._tensors(envs.reset(seed=0))
+        obs, _, mask, _ = algo._tensors(envs.reset(seed=0))
         memory = algo.initial_memory(2)
         h = memory[0] if memory is not None else None
         changed = obs.clone()
-        changed[:, 1, :-1] += torch.randn_like(changed[:, 1, :-1]) * 5.0  # agent 1 sees something else
+        changed[:, 1] += torch.randn_like(changed[:, 1]) * 5.0  # agent 1 sees something else
         before, after = _policy_params(algo, obs, mask, h), _policy_params(algo, changed, mask, h)
         others_same = torch.equal(before[:, [0, 2]], after[:, [0, 2]])
         assert others_same == (comm_steps == 0), (comm_steps, recurrent, continuous)
@@ -110,7 +112,7 @@ def test_without_communication_agent_i_ignores_agent_js_observation_and_with_it_
         # and the gradient view: agent 0's output has a gradient w.r.t. agent 1's input only with messages
         x = obs.clone().requires_grad_(True)
         _policy_params(algo, x, mask, h)[:, 0].sum().backward()
-        assert (x.grad[:, 1, :-1].abs().sum() > 0) == (comm_steps > 0)
+        assert (x.grad[:, 1].abs().sum() > 0) == (comm_steps > 0)
 
 
 # ------------------------------------------------------------------ config, determinism, resume

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-import algorithms.commnet as commnet_module
+import algorithms.training.commnet_messages as commnet_module
 import algorithms.maddpg as maddpg_module
 from algorithms import make
-from algorithms.commnet import dump_messages
+from algorithms.training.commnet_messages import dump_messages
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.env_registry import make_vec_env
 from tests.helpers import SPREAD, SPREAD_KWARGS

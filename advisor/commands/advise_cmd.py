@@ -18,7 +18,7 @@ from advisor.facts import FactValue, load_answers_file, validate_answers
 from advisor.inspect import inspect_env
 from advisor.questionnaire import RichAsker, interview
 from advisor.ruleset import RuleSet, load_ruleset
-from algorithms.core.env_registry import parse_env_kwargs
+from advisor.cli_options import parse_env_kwargs
 
 
 @handles_errors

@@ -52,7 +52,7 @@ def evaluate(
                             references=not competitive)
     result.update({"run_dir": str(run_dir), "algo": spec.algo, "env": spec.env, "env_steps": algo.env_steps})
     if messages is not None:
-        from algorithms.commnet import dump_messages
+        from algorithms.training.commnet_messages import dump_messages
         result["messages"] = dump_messages(algo, spec.env, spec.env_kwargs, episodes, seed, messages)
     if competitive:
         result["competitive"] = competitive_report(algo, spec.env, spec.env_kwargs, episodes, deterministic, seed,

@@ -9,7 +9,7 @@ import typer
 from advisor import inspect as env_inspect
 from advisor.console import console, handles_errors
 from advisor.explain import render_inspection
-from algorithms.core.env_registry import parse_env_kwargs
+from advisor.cli_options import parse_env_kwargs
 
 
 @handles_errors

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from advisor.console import console, handles_errors
 from advisor.scaffold import render_project, write_project
-from algorithms.base import parse_set_options
-from algorithms.core.env_registry import parse_env_kwargs
+from advisor.cli_options import parse_set_options
+from advisor.cli_options import parse_env_kwargs
 
 
 def scaffold_project(algo: str, env: str, env_kwarg: list[str] | None, set_: list[str] | None, out: Path,

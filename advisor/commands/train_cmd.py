@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
-from algorithms.base import parse_set_options
-from algorithms.core.env_registry import parse_env_kwargs
+from advisor.cli_options import parse_set_options
+from advisor.cli_options import parse_env_kwargs
 from algorithms.training.run import RunSpec, Trainer, default_run_dir
 
 

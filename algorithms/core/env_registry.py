@@ -65,35 +65,6 @@ class EnvSpec:
 KNOWN_EXAMPLES = "mpe2:simple_spread_v3, pettingzoo.classic:rps_v2, mypackage.envs:make_env"
 
 
-def parse_env_kwargs(items: list[str] | None) -> dict[str, Any]:
-    """Turn ['N=5', 'continuous_actions=true', 'local_ratio=0.5'] into typed keyword arguments."""
-    kwargs: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise MARLError("bad-env-kwarg", f"--env-kwarg '{item}' is not of the form KEY=VALUE",
-                               "e.g. --env-kwarg N=5 --env-kwarg continuous_actions=true")
-        kwargs[key.strip()] = parse_scalar(raw.strip())
-    return kwargs
-
-
-def parse_scalar(raw: str) -> Any:
-    """'true' -> True, '5' -> 5, '0.5' -> 0.5, 'none' -> None, anything else stays a string."""
-    low = raw.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
-
-
 def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]:
     """Find the callable that builds `env_id`; raises MARLError('unknown-env') with a hint."""
     spec = EnvSpec.parse(env_id)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.commnet import dump_messages
+from algorithms.training.commnet_messages import dump_messages
 from algorithms.training.run import RunSpec, Trainer
 
 SL = "mpe2:simple_speaker_listener_v4"
-SILENT = "algorithms.commnet:silent_speaker_listener"
+SILENT = "algorithms.envs.silent_speaker_listener:silent_speaker_listener"
 RANDOM, NOOP = -41.3, -34.2
 SETTINGS = {"rollout_steps": 25, "minibatches": 2}
 SMALL_BUDGET, RETURN_MARGIN, INFLUENCE_MARGIN = 40_000, 12.0, 0.05
