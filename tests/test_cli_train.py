@@ -227,3 +227,17 @@ def test_a_run_saved_before_the_activation_field_resumes_with_relu(tmp_path):
     _, algo = load_for_eval(tmp_path / "run")
     assert algo.config.activation == "relu"
     assert any(isinstance(m, torch.nn.ReLU) for m in algo.actor.modules())
+
+
+def test_eval_reads_a_policy_file_saved_through_the_python_api(tmp_path):
+    import algorithms
+
+    algo = algorithms.make("iql", "matrix:climbing", num_envs=2, seed=0, batch_size=2)
+    algo.learn(40)
+    algo.save(tmp_path / "policy.pt")
+    result = runner.invoke(app, ["eval", str(tmp_path / "policy.pt"), "--episodes", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["algo"] == "iql" and report["env"] == "matrix:climbing" and report["env_steps"] == algo.env_steps
+    missing = runner.invoke(app, ["eval", str(tmp_path / "nothing.pt")])
+    assert missing.exit_code == 2 and "no run directory or policy file" in missing.output

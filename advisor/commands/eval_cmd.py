@@ -1,4 +1,4 @@
-"""`marl eval RUN_DIR`: per-agent returns of a trained policy, optionally rendered to a GIF.
+"""`marl eval RUN_DIR | POLICY.pt`: per-agent returns of a trained policy, optionally rendered to a GIF.
 
 Competitive runs (self_play, or any algorithm on a zero-sum matrix game) also get win/draw/loss against
 random play and against each pool member, from both seats, and the exact exploitability of matrix games.
@@ -7,6 +7,7 @@ win / draw / loss against random play in each seat."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -15,16 +16,26 @@ from rich.table import Table
 
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
-from algorithms.registry import get_entry
+from algorithms.registry import get_entry, load
 from algorithms.training.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
 from algorithms.training.evaluate import evaluate as run_evaluation
 from algorithms.training.evaluate import render_gif
-from algorithms.training.run import load_for_eval
+from algorithms.training.run import load_for_eval, resolve_device
+
+
+@dataclass
+class RunSource:
+    """What the evaluation needs to know about where a policy came from (a RunSpec has the same fields)."""
+
+    algo: str
+    env: str
+    env_kwargs: dict
 
 
 @handles_errors
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `marl train`."),
+    run_dir: Path = typer.Argument(..., help="A run directory written by `marl train`, or a policy file written "
+                                             "by `algo.save()` (the Python API)."),
     episodes: int = typer.Option(32, "--episodes", help="Episodes to play."),
     deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Greedy/mean actions, or sampled ones."),
     seed: int = typer.Option(12345, "--seed", help="Seed for the evaluation env resets."),
@@ -41,10 +52,16 @@ def evaluate(
                                                     "(default: every member, up to pool_size)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
 ) -> None:
-    """Evaluate the latest checkpoint of RUN_DIR: mean and std of each agent's episode return."""
+    """Evaluate the latest checkpoint of RUN_DIR (or a policy file): mean and std of each agent's episode return."""
     if exact and not deterministic:
         raise AdvisorError("bad-option", "--exact evaluates the greedy policy; drop --stochastic")
-    spec, algo = load_for_eval(run_dir, device)
+    if not run_dir.exists():
+        raise AdvisorError("missing-run-dir", f"no run directory or policy file at {run_dir}")
+    if run_dir.is_file():  # a policy file from the Python API: the same evaluation, without a run directory
+        algo = load(run_dir, resolve_device(device))
+        spec = RunSource(algo.algo_id, algo.info.env_id, dict(getattr(algo.envs, "env_kwargs", {}) or {}))
+    else:
+        spec, algo = load_for_eval(run_dir, device)
     if exact:  # first: a game too big to walk is refused before the slower sampled evaluation
         exact_rates = exact_vs_random(algo, spec.env, spec.env_kwargs)
     competitive = is_competitive_run(get_entry(spec.algo).config_cls, spec.env, spec.env_kwargs)

@@ -96,7 +96,7 @@ def read_policy(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for damaged or foreign files
         raise MARLError("corrupt-policy", f"{path} cannot be read as a policy file ({type(err).__name__})",
-                        "was it written by algo.save()? run-directory checkpoints load with marl eval") from None
+                        "was it written by algo.save()? a run directory's checkpoints are read through the directory itself") from None
     if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
         raise MARLError("corrupt-policy", f"{path} is not a MARL Advisor policy file")
     if payload.get("format") != POLICY_FORMAT:
