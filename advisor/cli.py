@@ -1,6 +1,7 @@
 """The `marl` command: registers one command per module in advisor/commands, nothing else."""
 import typer
 
+from advisor.console import DEBUG
 from advisor.commands import (advise_cmd, algorithms_cmd, compare_cmd, eval_cmd, inspect_cmd, plot_cmd,
                              rules_cmd, scaffold_cmd, train_cmd)
 
@@ -11,6 +12,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show the full traceback of any failure "
+                                                             "(otherwise one message and an exit code).")) -> None:
+    """MARL Advisor: recommend a multi-agent RL algorithm, scaffold it, and train it on PettingZoo."""
+    DEBUG["on"] = debug
+
+
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
 app.command("algorithms")(algorithms_cmd.algorithms)

@@ -1,6 +1,8 @@
 """Parsing the CLI's repeated KEY=VALUE options (`--set`, `--env-kwarg`) into dicts for the library."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from advisor.errors import AdvisorError
@@ -44,3 +46,18 @@ def parse_scalar(raw: str) -> Any:
         except ValueError:
             pass
     return raw
+
+
+def check_output_path(path: Path, suffixes: tuple[str, ...], option: str) -> None:
+    """Before any work: `path` has one of `suffixes` and its folder exists (or can be made) and is writable."""
+    if path.suffix.lower() not in suffixes:
+        raise AdvisorError("bad-output", f"{option} must end in {' or '.join(suffixes)}, got '{path.name}'")
+    if path.is_dir():
+        raise AdvisorError("bad-output", f"{option} {path} is a directory; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise AdvisorError("bad-output", f"{option}: cannot create the folder {folder} ({err.strerror or err})") from None
+    if not os.access(folder, os.W_OK):
+        raise AdvisorError("bad-output", f"{option}: the folder {folder} is not writable")

@@ -1,7 +1,12 @@
-"""Shared rich consoles and the one place where a MARLError (library or advisor) becomes a message and an exit."""
+"""Shared rich consoles and the one boundary where any failure of a command becomes one message and an exit code:
+2 for bad input (a MARLError, library or advisor), 1 for an env or I/O failure or an unexpected error, 130 when
+interrupted. The traceback is shown only with `marl --debug ...`."""
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import sys
 from typing import Callable, TypeVar
 
 import typer
@@ -9,29 +14,66 @@ from rich.console import Console
 
 from advisor.errors import MARLError
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _width() -> int | None:
+    """Piped output (CI logs, `| tee`) would wrap at 80 columns: use a wide page there (COLUMNS wins)."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return max(shutil.get_terminal_size((120, 24)).columns, 120)
+
+
+console = Console(width=_width())
+if _width() is not None:  # typer's --help pages too
+    try:
+        from typer import rich_utils
+        rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or _width()
+    except ImportError:  # a typer without rich help
+        pass
+err_console = Console(stderr=True, width=_width())
+DEBUG = {"on": False}  # set by `marl --debug`: let exceptions through with their traceback
 
 F = TypeVar("F", bound=Callable)
 
 
-def fail(error: MARLError) -> "typer.Exit":
+def fail(error: MARLError, code: int = 2) -> "typer.Exit":
     """Print one clear message (no traceback) and return the Exit to raise."""
     err_console.print(f"[bold red]error[/] [dim]\\[{error.code}][/]: {error.message}", highlight=False)
     if error.hint:
         err_console.print(f"  hint: {error.hint}", highlight=False)
-    return typer.Exit(code=2)
+    return typer.Exit(code=code)
 
 
 def handles_errors(fn: F) -> F:
-    """Decorate a command so a MARLError prints as one message and exits with status 2."""
+    """Decorate a command with the boundary (see the module docstring)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
         except MARLError as error:
+            if DEBUG["on"]:
+                raise
             raise fail(error) from None
+        except KeyboardInterrupt:
+            if DEBUG["on"]:
+                raise
+            err_console.print("[bold red]interrupted[/]: a training run continues from its last checkpoint with "
+                              "`marl train --resume RUN_DIR`", highlight=False)
+            raise typer.Exit(code=130) from None
+        except OSError as error:
+            if DEBUG["on"]:
+                raise
+            where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+            raise fail(MARLError("io-error", f"{error.strerror or error}{where}",
+                                 "check the path and its permissions; `marl --debug ...` shows the traceback"),
+                       code=1) from None
+        except Exception as error:  # an env or a user's code that raises: one message, not a traceback
+            if DEBUG["on"]:
+                raise
+            raise fail(MARLError("failed", f"{type(error).__name__}: {error}",
+                                 "`marl --debug ...` shows where it was raised"), code=1) from None
 
     return wrapper  # type: ignore[return-value]
 

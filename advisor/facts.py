@@ -124,9 +124,12 @@ def load_answers_file(path: str | Path, facts: Mapping[str, Fact]) -> dict[str, 
     """Read answers from YAML or JSON: a mapping of fact ids, or one nested under `answers:`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise AdvisorError("bad-answers-file", f"cannot read answers file '{path}': {err.strerror or err}") from err
+    except UnicodeDecodeError:
+        raise AdvisorError("bad-answers-file", f"answers file '{path}' is not UTF-8 text",
+                           "an answers file is YAML or JSON: fact: value lines") from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:

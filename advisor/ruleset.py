@@ -62,9 +62,11 @@ def _load(rules_dir: Path | None) -> RuleSet:
 
 def _read_yaml(base: Any, name: str, label: str) -> dict[str, Any]:
     try:
-        text = base.joinpath(name).read_text()
+        text = base.joinpath(name).read_text(encoding="utf-8")
     except (OSError, FileNotFoundError) as err:
         raise AdvisorError("bad-rules", f"{label}: cannot read rule file: {err}") from err
+    except UnicodeDecodeError:
+        raise AdvisorError("bad-rules", f"{label}: the rule file is not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -78,7 +78,7 @@ def test_bad_env_ids_give_clear_errors():
         make_vec_env("simple_spread_v3")
     with pytest.raises(MARLError, match="no module named 'nosuchpackage'"):
         make_vec_env("nosuchpackage:env")
-    with pytest.raises(MARLError, match="rejected its keyword arguments"):
+    with pytest.raises(MARLError, match="takes no keyword argument 'bogus'"):
         make_vec_env(SPREAD, {"bogus": 1})
 
 

@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from advisor.cli_options import check_output_path
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from algorithms.registry import get_entry, load
@@ -55,6 +56,10 @@ def evaluate(
     """Evaluate the latest checkpoint of RUN_DIR (or a policy file): mean and std of each agent's episode return."""
     if exact and not deterministic:
         raise AdvisorError("bad-option", "--exact evaluates the greedy policy; drop --stochastic")
+    if render is not None:
+        check_output_path(render, (".gif",), "--render")
+    if messages is not None:
+        check_output_path(messages, (".npz",), "--messages")
     if not run_dir.exists():
         raise AdvisorError("missing-run-dir", f"no run directory or policy file at {run_dir}")
     if run_dir.is_file():  # a policy file from the Python API: the same evaluation, without a run directory
@@ -83,7 +88,7 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2))
         return
     table = Table(title=f"{spec.algo} on {spec.env} after {algo.env_steps:,} steps "
-                        f"({episodes} episodes, {'deterministic' if deterministic else 'stochastic'})")
+                        f"({episodes} episode{'s' if episodes != 1 else ''}, {'deterministic' if deterministic else 'stochastic'})")
     for column in ("agent", "mean return", "std"):
         table.add_column(column, justify="right" if column != "agent" else "left")
     for agent, stats in result["per_agent"].items():

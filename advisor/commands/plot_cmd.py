@@ -5,9 +5,9 @@ from pathlib import Path
 
 import typer
 
+from advisor.cli_options import check_output_path
 from advisor.console import console, handles_errors
 from advisor.curves import aggregate, check_metric, load_run
-from advisor.errors import AdvisorError
 
 
 @handles_errors
@@ -24,8 +24,7 @@ def plot(
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
-    if out.suffix.lower() != ".png":
-        raise AdvisorError("bad-output", f"--out must end in .png, got '{out.name}'")
+    check_output_path(out, (".png",), "--out")
     runs = [load_run(path) for path in run_dirs]
     check_metric(runs, metric)
     curves = aggregate(runs, metric)
@@ -43,4 +42,4 @@ def plot(
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
-    console.print(f"wrote {out} ({len(curves)} curve{'s' if len(curves) != 1 else ''} from {len(runs)} runs)")
+    console.print(f"wrote {out} ({len(curves)} curve{'s' if len(curves) != 1 else ''} from {len(runs)} run{'s' if len(runs) != 1 else ''})")

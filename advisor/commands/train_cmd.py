@@ -22,9 +22,11 @@ def _config_file(path: Optional[Path]) -> dict[str, Any]:
     if not path.is_file():
         raise AdvisorError("missing-config", f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise AdvisorError("bad-config-file", f"{path} is not valid YAML: {err}") from None
+    except UnicodeDecodeError:
+        raise AdvisorError("bad-config-file", f"{path} is not UTF-8 text", "a config file is YAML: field: value lines") from None
     if not isinstance(data, dict):
         raise AdvisorError("bad-config-file", f"{path} must hold a mapping of config fields, got {type(data).__name__}")
     return data
@@ -45,7 +47,8 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/ALGO-ENV-TIMESTAMP); must be new or empty."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
-    checkpoint_every: int = typer.Option(50_000, "--checkpoint-every", help="Checkpoint every this many env steps."),
+    checkpoint_every: int = typer.Option(50_000, "--checkpoint-every", help="Checkpoint every this many env steps "
+                                         "(and after every 60 s of training, so a run killed early can resume)."),
     eval_episodes: int = typer.Option(32, "--eval-episodes", help="Episodes for the evaluation written to eval.json."),
     threads: int = typer.Option(1, "--threads", help="Torch CPU threads (small networks are fastest on 1; results depend on it)."),
 ) -> None:
@@ -56,6 +59,8 @@ def train(
                                "drop ALGO and --env, or start a new run without --resume")
         trainer = Trainer.resume(resume, steps)
         run_dir = resume
+        for note in trainer.notes:
+            console.print(f"[yellow]note[/]: {note}")
         console.print(f"resuming [bold]{trainer.spec.algo}[/] on {trainer.spec.env} at step "
                       f"{trainer.algo.env_steps:,} ({'env state restored' if trainer.env_restored else 'envs reseeded: they could not be saved'})")
     else:

@@ -14,10 +14,18 @@ from algorithms.errors import MARLError
 FORMAT_VERSION = 1
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all, readable as any new file would be (mkstemp's own mode is 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -44,7 +52,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for damaged files
         raise MARLError("corrupt-checkpoint", f"checkpoint {path} cannot be read ({type(err).__name__}: {err})",
-                           "the file is damaged; delete it to fall back to an earlier one") from None
+                           "the file is damaged; a run directory falls back to its previous checkpoint by itself") from None
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise MARLError("corrupt-checkpoint", f"{path} is not a MARL Advisor checkpoint (format {FORMAT_VERSION})")
     return payload

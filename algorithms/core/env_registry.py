@@ -12,6 +12,9 @@ Accepted forms (keyword arguments come separately, e.g. from `--env-kwarg N=5`):
 from __future__ import annotations
 
 import importlib
+import inspect
+import pkgutil
+import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -103,6 +106,8 @@ def _import_attr_or_module(prefix: str, name: str, env_id: str) -> Any:
                            f"examples: {KNOWN_EXAMPLES}") from err
     if not hasattr(module, name):
         choices = [n for n in dir(module) if not n.startswith("_")]
+        if hasattr(module, "__path__"):  # a package: its submodules are env modules not imported yet
+            choices += [m.name for m in pkgutil.iter_modules(module.__path__) if not m.name.startswith("_")]
         raise MARLError("unknown-env", f"unknown environment '{env_id}': '{prefix}' has no '{name}'",
                            did_you_mean(name, choices))
     return getattr(module, name)
@@ -118,15 +123,63 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     """
     factory = resolve_env_factory(env_id, checked)
     kwargs = dict(env_kwargs or {})
+    check_env_kwargs(env_id, factory, kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
         env = factory(**kwargs)
     except TypeError as err:
         raise MARLError("bad-env-kwarg", f"'{env_id}' rejected its keyword arguments {kwargs}: {err}") from err
+    except Exception as err:  # the env's own checks (N=-1, say) or its bugs: one message, not a traceback
+        raise MARLError("env-failed", f"'{env_id}' could not be built with {kwargs or 'no keyword arguments'}: "
+                                      f"{type(err).__name__}: {err}", "check the --env-kwarg values") from None
     if not isinstance(env, (ParallelEnv, AECEnv)):
         raise MARLError("unknown-env", f"'{env_id}' built a {type(env).__name__}, not a PettingZoo environment")
     return env
+
+
+def env_parameters(env_id: str, factory: Callable[..., Any]) -> dict[str, Any] | None:
+    """The keyword arguments `env_id` accepts, name -> default (inspect.Parameter.empty: required), read from
+    the module's `raw_env` class where it has one (PettingZoo's `parallel_env` wrappers take **kwargs), else
+    from the factory; None when only **kwargs can be seen."""
+    prefix, _, name = env_id.partition(":")
+    module = sys.modules.get(f"{prefix}.{name}")
+    for source in ([module.raw_env] if module is not None and isinstance(getattr(module, "raw_env", None), type)
+                   else []) + [factory]:
+        try:
+            parameters = inspect.signature(source).parameters.values()
+        except (TypeError, ValueError):  # builtins and C callables have no signature
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            continue
+        return {p.name: p.default for p in parameters
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return None
+
+
+def check_env_kwargs(env_id: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments `env_id` does not take, and values whose type differs from a bool, int or
+    float default (`continuous_actions=flase` would otherwise reach the env as a truthy string)."""
+    accepted = env_parameters(env_id, factory)
+    if accepted is None:
+        return
+    for key, value in kwargs.items():
+        if key not in accepted:
+            names = [n for n in accepted if n != "render_mode"]
+            raise MARLError("bad-env-kwarg", f"'{env_id}' takes no keyword argument '{key}'",
+                            did_you_mean(key, names) or f"it takes: {', '.join(names) or 'none'}")
+        default = accepted[key]
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        else:
+            ok, expected = True, ""
+        if not ok:
+            raise MARLError("bad-env-kwarg", f"'{env_id}': {key}={value!r} is not valid", f"expected {expected} "
+                            f"(the default is {default!r})")
 
 
 def _as_parallel(env):

@@ -11,10 +11,14 @@ from torch.utils.tensorboard import SummaryWriter
 class RunLogger:
     """Appends one row per training iteration. Columns are fixed by the first row written."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True):
+    def __init__(self, run_dir: Path, tensorboard: bool = True, resume_step: int | None = None):
+        """`resume_step`: a resumed run's checkpoint; TensorBoard drops the events a killed run logged after it
+        (metrics.csv and timing.csv are cut by truncate_after)."""
         self.metrics_path = run_dir / "metrics.csv"
         self.timing_path = run_dir / "timing.csv"
-        self.writer = SummaryWriter(str(run_dir / "tensorboard")) if tensorboard else None
+        # purge_step T hides every event at step >= T: the checkpoint's own step was logged before it was saved.
+        purge = resume_step + 1 if resume_step is not None else None
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge) if tensorboard else None
         self._columns: list[str] | None = _header(self.metrics_path)
 
     def log(self, metrics: dict[str, float], timing: dict[str, float]) -> None:

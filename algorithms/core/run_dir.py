@@ -11,6 +11,7 @@ import yaml
 from algorithms.errors import MARLError
 
 CHECKPOINT = Path("checkpoints") / "latest.pt"
+PREVIOUS_CHECKPOINT = Path("checkpoints") / "previous.pt"  # the one before latest.pt: the fallback if it is damaged
 
 
 @dataclass
@@ -25,6 +26,7 @@ class RunSpec:
     num_envs: int = 0  # 0: the algorithm's default for the backend (AlgorithmConfig.default_num_envs)
     device: str = "auto"
     checkpoint_every: int = 50_000
+    checkpoint_seconds: float = 60.0  # also checkpoint after this much training time (a run killed early resumes)
     eval_episodes: int = 32
     threads: int = 1
     config: dict[str, Any] = field(default_factory=dict)
@@ -47,9 +49,9 @@ def read_spec(run_dir: Path, config_fields: Callable[[str], set[str]] = lambda a
     if not path.is_file():
         raise MARLError("not-a-run-dir", f"{run_dir} has no config.yaml", "is it a directory made by marl train?")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         spec = RunSpec(**raw)
-    except (yaml.YAMLError, TypeError) as err:
+    except (yaml.YAMLError, TypeError, UnicodeDecodeError) as err:
         raise MARLError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
     fields = config_fields(spec.algo)
     for name, value in FIELDS_ADDED_LATER.items():  # a run saved before the field existed ran with `value`

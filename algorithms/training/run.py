@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shutil
 import time
 
 from datetime import datetime
@@ -24,7 +26,7 @@ import yaml
 
 from algorithms.errors import MARLError
 from algorithms.base import Algorithm, config_to_dict
-from algorithms.core.run_dir import CHECKPOINT, RunSpec
+from algorithms.core.run_dir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec
 from algorithms.core.run_dir import read_spec as read_spec_with
 from algorithms.registry import config_fields, default_num_envs, get_entry, make, make_config
 from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
@@ -56,8 +58,24 @@ def claim_run_dir(run_dir: Path) -> None:
     """Create `run_dir`; refuse one that already holds anything, so no earlier run is overwritten."""
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise MARLError("run-dir-exists", f"{run_dir} already exists and is not empty",
-                           "choose another --out, or continue that run with --resume")
+                           f"choose another --out, or continue that run with marl train --resume {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The newest readable checkpoint of `run_dir` and notes on what was skipped; (None, [note]) when the run
+    never wrote one. A damaged latest.pt with no previous.pt is an error (nothing is changed)."""
+    latest, previous = run_dir / CHECKPOINT, run_dir / PREVIOUS_CHECKPOINT
+    if not latest.exists() and not previous.exists():
+        return None, [f"{run_dir} has no checkpoint yet (the run stopped before its first): starting it again from "
+                      "step 0 with the same settings"]
+    try:
+        return load_checkpoint(latest), []
+    except MARLError as err:
+        if not previous.exists():
+            raise
+        payload = load_checkpoint(previous)
+        return payload, [f"{err.message}; continuing from the checkpoint before it ({PREVIOUS_CHECKPOINT})"]
 
 
 def read_spec(run_dir: Path) -> RunSpec:
@@ -83,6 +101,8 @@ class Trainer:
         self.envs = make_vec_env(spec.env, spec.env_kwargs, spec.num_envs)
         self.algo: Algorithm = make(spec.algo, self.envs, self.config, self.device)
         self.env_restored = False  # a resumed run whose env copies were restored mid-episode
+        self.resume_step: int | None = None  # the checkpoint a resumed run continues from
+        self.notes: list[str] = []  # what resuming had to do (a damaged checkpoint, a restart), for the user
 
     @classmethod
     def create(cls, spec: RunSpec, run_dir: Path) -> "Trainer":
@@ -95,40 +115,57 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: Path, steps: int | None = None) -> "Trainer":
+        """Continue from the latest checkpoint (the previous one if the latest is damaged, saying so); a run
+        killed before its first checkpoint starts again from step 0 in the same directory."""
         spec = read_spec(run_dir)
-        payload = load_checkpoint(run_dir / CHECKPOINT)  # before anything else: a bad file changes nothing
+        payload, notes = latest_checkpoint(run_dir)  # before anything else: a bad file changes nothing
         if steps is not None:
             spec.steps = steps
         trainer = cls(spec, run_dir)
+        trainer.notes = notes
+        if payload is None:
+            for name in ("metrics.csv", "timing.csv", "eval.json"):
+                (run_dir / name).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+            return trainer
         trainer.algo.load_state_dict(payload["algorithm"])
         set_rng_state(payload["rng"])
         trainer.env_restored = trainer.algo.has_env_position()
+        trainer.resume_step = trainer.algo.env_steps
         for name in ("metrics.csv", "timing.csv"):  # rows after the checkpoint get written again
             truncate_after(run_dir / name, trainer.algo.env_steps)
         return trainer
 
     def checkpoint(self) -> None:
+        """Write checkpoints/latest.pt atomically, keeping the one before it as previous.pt."""
         state = self.algo.state_dict()
-        save_checkpoint(self.run_dir / CHECKPOINT, {"algorithm": state, "rng": rng_state(), "algo": self.spec.algo})
+        latest = self.run_dir / CHECKPOINT
+        if latest.exists():
+            os.replace(latest, self.run_dir / PREVIOUS_CHECKPOINT)
+        save_checkpoint(latest, {"algorithm": state, "rng": rng_state(), "algo": self.spec.algo})
 
     def train(self, on_iteration: Callable[[dict[str, float], float], None] | None = None) -> dict[str, Any]:
         """Train to spec.steps; `on_iteration(metrics, steps_per_s)` drives a progress display."""
         if not self.env_restored:  # a fresh run, or a resumed one whose envs could not be pickled
             self.algo.begin(self.envs.reset(seed=self.spec.seed + 1000 * self.algo.iterations))
-        logger = RunLogger(self.run_dir)
+        logger = RunLogger(self.run_dir, resume_step=self.resume_step)
         start, start_steps = time.perf_counter(), self.algo.env_steps
-        last_time, last_steps = start, start_steps
+        last_time, last_steps, last_checkpoint = start, start_steps, start
         next_checkpoint = (self.algo.env_steps // self.spec.checkpoint_every + 1) * self.spec.checkpoint_every
 
         def callback(algo: Algorithm, metrics: dict[str, float]) -> None:
-            nonlocal last_time, last_steps, next_checkpoint
+            nonlocal last_time, last_steps, next_checkpoint, last_checkpoint
             now = time.perf_counter()
             sps = (algo.env_steps - last_steps) / max(now - last_time, 1e-9)
             last_time, last_steps = now, algo.env_steps
             logger.log(metrics, {"wall_time": now - start, "steps_per_s": sps})
-            if algo.env_steps >= next_checkpoint:
+            # Every checkpoint_every env steps, and every checkpoint_seconds of training: a run killed early
+            # loses at most that much. Saving changes no result (resume is exact at any iteration).
+            if algo.env_steps >= next_checkpoint or now - last_checkpoint >= self.spec.checkpoint_seconds:
                 self.checkpoint()
-                next_checkpoint += self.spec.checkpoint_every
+                last_checkpoint = time.perf_counter()
+                while next_checkpoint <= algo.env_steps:
+                    next_checkpoint += self.spec.checkpoint_every
             if on_iteration is not None:
                 on_iteration(metrics, sps)
 
