@@ -78,7 +78,12 @@ class Fact:
         # A choice may also be typed as its number in the prompt's list (1-based).
         if word.isdigit() and 1 <= int(word) <= len(self.choices):
             return self.choices[int(word) - 1]
-        raise self._bad(raw, source, did_you_mean(word, self.choices))
+        # Or as an unambiguous prefix ("coop" for cooperative).
+        starting = [choice for choice in self.choices if word and choice.startswith(word)]
+        if len(starting) == 1:
+            return starting[0]
+        hint = f"'{word}' could be {' or '.join(starting)}" if len(starting) > 1 else did_you_mean(word, self.choices)
+        raise self._bad(raw, source, hint)
 
     def _bad(self, raw: Any, source: str, hint: str | None) -> AdvisorError:
         message = f"{_prefix(source)}{self.id} must be {self.describe()}, got {raw!r}"

@@ -167,3 +167,31 @@ def test_debug_shows_the_traceback(tmp_path):
     result = runner.invoke(app, ["--debug", "train", "mappo", "--env", "tests.fixtures.envs:raising_env", *SMALL,
                                  "--steps", "200", "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+
+
+# ------------------------------------------------------------------ smaller things
+
+
+def test_a_budget_that_ends_before_learning_starts_is_said(tmp_path):
+    result = runner.invoke(app, ["train", "maddpg", "--env", SPREAD, "--env-kwarg", "continuous_actions=true",
+                                 "--steps", "100", "--num-envs", "2", "--eval-episodes", "1",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "ends before maddpg starts learning" in result.output
+
+
+def test_answers_take_unambiguous_prefixes_and_say_when_one_is_ambiguous():
+    from advisor.ruleset import load_ruleset
+
+    fact = load_ruleset().facts["reward_structure"]
+    assert fact.parse("coop", "test") == "cooperative"
+    with pytest.raises(MARLError):
+        fact.parse("zzz", "test")
+
+
+def test_scaffold_prints_a_next_command_that_works_without_an_active_venv(tmp_path):
+    import sys
+
+    result = runner.invoke(app, ["scaffold", "mappo", "--env", SPREAD, "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert f"{sys.executable} train.py" in result.output

@@ -1,6 +1,7 @@
 """`marl scaffold ALGO --env ENV --out DIR`: write a starter project for one algorithm and environment."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -22,7 +23,8 @@ def scaffold_project(algo: str, env: str, env_kwarg: list[str] | None, set_: lis
     out_console.print(f"wrote a starter project for [bold]{algo}[/] on {env} in {out}:")
     for path in written:
         out_console.print(f"  {path}")
-    out_console.print(f"next: cd {out} && python train.py")
+    # The interpreter that runs marl has this package installed; a bare `python` may not (no venv active).
+    out_console.print(f"next: cd {out} && {sys.executable} train.py")
 
 
 @handles_errors

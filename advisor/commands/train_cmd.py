@@ -59,8 +59,6 @@ def train(
                                "drop ALGO and --env, or start a new run without --resume")
         trainer = Trainer.resume(resume, steps)
         run_dir = resume
-        for note in trainer.notes:
-            console.print(f"[yellow]note[/]: {note}")
         console.print(f"resuming [bold]{trainer.spec.algo}[/] on {trainer.spec.env} at step "
                       f"{trainer.algo.env_steps:,} ({'env state restored' if trainer.env_restored else 'envs reseeded: they could not be saved'})")
     else:
@@ -80,6 +78,8 @@ def train(
         run_dir = out or default_run_dir(spec)
         trainer = Trainer.create(spec, run_dir)
         console.print(f"training [bold]{algo}[/] on {env} -> {run_dir}")
+    for note in trainer.notes:
+        console.print(f"[yellow]note[/]: {note}")
     result = _train_with_progress(trainer)
     if "vs_random" in result:  # zero-sum: the return against itself is always 0
         r = result["vs_random"]

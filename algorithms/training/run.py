@@ -102,7 +102,12 @@ class Trainer:
         self.algo: Algorithm = make(spec.algo, self.envs, self.config, self.device)
         self.env_restored = False  # a resumed run whose env copies were restored mid-episode
         self.resume_step: int | None = None  # the checkpoint a resumed run continues from
-        self.notes: list[str] = []  # what resuming had to do (a damaged checkpoint, a restart), for the user
+        self.notes: list[str] = []  # for the user: what resuming had to do, a budget too small to learn
+        starts = getattr(self.config, "learning_starts", 0)
+        if spec.steps <= starts:
+            self.notes.append(f"--steps {spec.steps:,} ends before {spec.algo} starts learning (learning_starts="
+                              f"{starts:,} transitions): the policy will stay untrained; train longer or "
+                              f"--set learning_starts=N")
 
     @classmethod
     def create(cls, spec: RunSpec, run_dir: Path) -> "Trainer":
@@ -122,7 +127,7 @@ class Trainer:
         if steps is not None:
             spec.steps = steps
         trainer = cls(spec, run_dir)
-        trainer.notes = notes
+        trainer.notes = notes + trainer.notes
         if payload is None:
             for name in ("metrics.csv", "timing.csv", "eval.json"):
                 (run_dir / name).unlink(missing_ok=True)
