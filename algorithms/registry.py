@@ -112,8 +112,19 @@ def load(path: str | Path, device: str | torch.device = "cpu", num_envs: int = 0
     config = make_config(saved["algorithm"], saved["config"], source=f"policy file {path}")
     algo = make(saved["algorithm"], env["id"], config, device, env_kwargs=env["kwargs"],
                 num_envs=num_envs or env["num_envs"])
-    algo.load_state_dict(saved["state"])
+    load_state_checked(algo, saved["state"], f"policy file {path}")
     return algo
+
+
+def load_state_checked(algo: Algorithm, state: dict, source: str) -> None:
+    """`algo.load_state_dict(state)`, with a state that does not fit (another algorithm, env or network size)
+    reported as one MARLError instead of torch's shape errors."""
+    try:
+        algo.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as err:
+        raise MARLError("incompatible-checkpoint", f"{source} does not fit a {algo.algo_id} on '{algo.info.env_id}' "
+                        f"with this config ({type(err).__name__}: {str(err).splitlines()[0][:200]})",
+                        "was it saved by another algorithm, env or config?") from None
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[RunSpec, Algorithm]:
@@ -124,7 +135,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[R
     config = make_config(spec.algo, spec.config, source=f"{run_dir}/config.yaml")
     algo = make(spec.algo, spec.env, config, device, env_kwargs=spec.env_kwargs, num_envs=spec.num_envs,
                 seed=spec.seed)
-    algo.load_state_dict(payload["algorithm"])
+    load_state_checked(algo, payload["algorithm"], f"{run_dir / CHECKPOINT}")
     return spec, algo
 
 

@@ -146,7 +146,7 @@ def test_no_terminal_and_missing_answers_names_them():
 
 def test_questionnaire_reasks_wrong_values_and_shows_help():
     typed = ["maybe", "?", "y",       # multiple_learners: wrong value, help, answer
-             "y", "cooperativ", "cooperative", "yes",  # interdependent, reward_structure (typo), coordination
+             "y", "cooprative", "cooperative", "yes",  # interdependent, reward_structure (typo), coordination
              "three", "4",            # n_agents: not a number, then 4
              "1",                     # action_space by its number in the list: discrete
              "partial", "y", "yes", "no", "expensive"]
@@ -155,7 +155,7 @@ def test_questionnaire_reasks_wrong_values_and_shows_help():
     out = flat(result.stdout)
     assert "multiple_learners must be yes/no, got 'maybe'" in out
     assert "Answer no when a single agent learns" in out  # the help text
-    assert "reward_structure must be cooperative, competitive, mixed, got 'cooperativ'; did you mean " \
+    assert "reward_structure must be cooperative, competitive, mixed, got 'cooprative'; did you mean " \
            "'cooperative'?" in out
     assert "n_agents must be an integer >= 1, got 'three'" in out
     assert "CommNet (commnet)" in out  # partial observability + communication

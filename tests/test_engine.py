@@ -115,8 +115,8 @@ def test_missing_and_contradictory_answers():
 def test_evaluate_validates_answers():
     with pytest.raises(AdvisorError, match="answers: unknown fact 'reward_structur'; did you mean 'reward_structure'?"):
         evaluate({**QMIX_CASE, "reward_structur": "cooperative"})
-    with pytest.raises(AdvisorError, match="answers: action_space must be discrete, continuous, got 'discret'"):
-        evaluate({**QMIX_CASE, "action_space": "discret"})
+    with pytest.raises(AdvisorError, match="answers: action_space must be discrete, continuous, got 'discrte'"):
+        evaluate({**QMIX_CASE, "action_space": "discrte"})
     assert evaluate({**QMIX_CASE, "coordination": "yes", "n_agents": "5"}).algorithm == "qmix"  # text is parsed
 
 

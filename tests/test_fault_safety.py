@@ -195,3 +195,16 @@ def test_scaffold_prints_a_next_command_that_works_without_an_active_venv(tmp_pa
     result = runner.invoke(app, ["scaffold", "mappo", "--env", SPREAD, "--out", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
     assert f"{sys.executable} train.py" in result.output
+
+
+def test_a_checkpoint_from_another_run_is_refused_and_left_alone(tmp_path):
+    Trainer.create(_spec(20), tmp_path / "mappo").train()
+    iql = RunSpec("iql", "matrix:climbing", {}, steps=20, seed=0, num_envs=2, device="cpu", eval_episodes=1,
+                  config={"batch_size": 2})
+    Trainer.create(iql, tmp_path / "iql").train()
+    foreign = (tmp_path / "mappo" / "checkpoints" / "latest.pt").read_bytes()
+    (tmp_path / "iql" / "checkpoints" / "latest.pt").write_bytes(foreign)
+    (tmp_path / "iql" / "checkpoints" / "previous.pt").unlink(missing_ok=True)
+    _error(runner.invoke(app, ["train", "--resume", str(tmp_path / "iql"), "--steps", "40"]), "incompatible-checkpoint")
+    _error(runner.invoke(app, ["eval", str(tmp_path / "iql")]), "incompatible-checkpoint")
+    assert (tmp_path / "iql" / "checkpoints" / "latest.pt").read_bytes() == foreign

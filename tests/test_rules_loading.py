@@ -162,7 +162,7 @@ def test_misspelt_key_in_a_rule(rules_copy):
 
 def test_rule_without_refs(rules_copy):
     edit(rules_copy, "matrix.yaml",
-         '    refs: ["seed: Algorithm Selection Matrix (Cooperative x Discrete -> QMIX)", "Rashid et al. 2018, QMIX"]\n',
+         '    refs: ["selection guide: 3, matrix (Cooperative x Discrete -> QMIX)", "Rashid et al. 2018, QMIX"]\n',
          "    refs: []\n")
     err = load_error(rules_copy)
     assert err.message == (f"{rules_copy}/matrix.yaml: rule 'cooperative-discrete-qmix': "
@@ -317,7 +317,7 @@ def test_answers_file_json(tmp_path):
     ("bad.json", "{\"multiple_learners\": tru}", "is not valid JSON"),
     ("list.yaml", "- multiple_learners\n", "must hold a mapping of fact: value, not a list"),
     ("typo.yaml", "multiple_lerners: true\n", "unknown fact 'multiple_lerners'; did you mean 'multiple_learners'?"),
-    ("value.yaml", "action_space: discret\n", "action_space must be discrete, continuous, got 'discret'; "
+    ("value.yaml", "action_space: discrte\n", "action_space must be discrete, continuous, got 'discrte'; "
                                               "did you mean 'discrete'?"),
     ("int.yaml", "n_agents: 0\n", "n_agents must be >= 1, got 0"),
     ("extra.yaml", "answers: {}\nexpected: qmix\n", "unexpected key 'expected' next to 'answers:'"),

@@ -28,7 +28,7 @@ from algorithms.errors import MARLError
 from algorithms.base import Algorithm, config_to_dict
 from algorithms.core.run_dir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec
 from algorithms.core.run_dir import read_spec as read_spec_with
-from algorithms.registry import config_fields, default_num_envs, get_entry, make, make_config
+from algorithms.registry import config_fields, default_num_envs, get_entry, load_state_checked, make, make_config
 from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from algorithms.training.competitive_eval import is_competitive_run, play, random_opponent
 from algorithms.training.evaluate import evaluate
@@ -133,7 +133,7 @@ class Trainer:
                 (run_dir / name).unlink(missing_ok=True)
             shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
             return trainer
-        trainer.algo.load_state_dict(payload["algorithm"])
+        load_state_checked(trainer.algo, payload["algorithm"], f"{run_dir / CHECKPOINT}")
         set_rng_state(payload["rng"])
         trainer.env_restored = trainer.algo.has_env_position()
         trainer.resume_step = trainer.algo.env_steps
@@ -196,11 +196,14 @@ class Trainer:
 
 
 def load_for_eval(run_dir: Path, device: str = "cpu") -> tuple[RunSpec, Algorithm]:
-    """Rebuild a run's algorithm from its config and latest checkpoint."""
+    """Rebuild a run's algorithm from its config and latest readable checkpoint."""
     spec = read_spec(run_dir)
-    payload = load_checkpoint(run_dir / CHECKPOINT)
+    payload, _ = latest_checkpoint(run_dir)
+    if payload is None:
+        raise MARLError("missing-checkpoint", f"{run_dir} has no checkpoint yet",
+                        f"finish the run first: marl train --resume {run_dir}")
     spec.device = device
     trainer = Trainer(spec, run_dir)
-    trainer.algo.load_state_dict(payload["algorithm"])
+    load_state_checked(trainer.algo, payload["algorithm"], f"{run_dir / CHECKPOINT}")
     trainer.envs.close()
     return spec, trainer.algo
