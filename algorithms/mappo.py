@@ -107,8 +107,7 @@ class MAPPOConfig(PPOConfig):
     """MAPPO: the PPO machinery with the deviations from the paper that A/B runs on simple_spread chose
     (docs/defaults.md)."""
 
-    # 128 copies x 25 steps on the batched MPE backend, as the paper; PettingZoo copies cost memory and step
-    # no faster together, so 16 copies x 200 steps give the same 3,200-step batches there.
+    # 128 copies x 25 steps on batched MPE, as the paper; 16 x 200 on PettingZoo copies (no faster together).
     default_num_envs = (128, 16)
 
     rollout_steps: int = 0
@@ -174,9 +173,8 @@ class MAPPO(Algorithm):
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.adam_eps)
         self.value_norm = ValueNorm().to(device) if config.value_norm else None
         self.agent_ids = to_tensor(info.agent_ids, device)  # [N, N]
-        self.act_low = to_tensor(info.action_low, device)
-        self.act_high = to_tensor(info.action_high, device)
-        self.dim_mask = to_tensor(info.act_dim_mask, device)
+        self.act_low, self.act_high, self.dim_mask = (to_tensor(a, device) for a in (
+            info.action_low, info.action_high, info.act_dim_mask))
         # Steps per copy per rollout: fixed, or a batch of batch_steps env steps split over the copies.
         self.rollout_steps = config.rollout_steps or -(-config.batch_steps // envs.num_envs)
         self.last: Step | None = None  # the observation the next collected step starts from
@@ -186,9 +184,8 @@ class MAPPO(Algorithm):
     # ------------------------------------------------------------------ inputs and distributions
 
     def _with_id(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.config.agent_id_input:
-            return x
-        return torch.cat([x, self.agent_ids.expand(*x.shape[:-2], -1, -1)], dim=-1)
+        ids = self.agent_ids.expand(*x.shape[:-2], -1, -1)
+        return torch.cat([x, ids], dim=-1) if self.config.agent_id_input else x
 
     # The torsos' inputs. `alive` [..., N] (bool; None: everyone) marks the agents still in the episode: MAPPO's
     # own networks ignore it; CommNet's channel listens only to live agents.
@@ -212,9 +209,8 @@ class MAPPO(Algorithm):
         features, h_actor = self.actor.torso(self._actor_in(obs, alive), h_actor)
         return self._dist(features, mask), h_actor
 
-    def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        as_t = lambda a: to_tensor(a, self.device)  # noqa: E731
-        return as_t(step.obs), as_t(step.state), as_t(step.action_mask), as_t(step.alive)
+    def _tensors(self, step: Step) -> tuple[torch.Tensor, ...]:
+        return tuple(to_tensor(a, self.device) for a in (step.obs, step.state, step.action_mask, step.alive))
 
     # ------------------------------------------------------------------ acting
 

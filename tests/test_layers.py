@@ -101,3 +101,9 @@ def test_layer_test_sees_the_whole_project():
     assert {"algorithms.registry", "algorithms.training.run", "algorithms.core.env_registry",
             "advisor.cli"} <= set(MODULES)
     assert "algorithms.core.vec_env" in GRAPH["algorithms.mappo"]
+
+
+def test_no_module_over_400_lines():
+    """Small modules whose names say what they hold: a file past 400 lines does more than one job."""
+    long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > 400}
+    assert not long, long
