@@ -252,7 +252,7 @@ def _apply_catalogue(values: Mapping[str, FactValue], rs: RuleSet, scores: dict[
             for leaf in check.failing():
                 exclusions.setdefault(algo, []).append(
                     Exclusion("catalogue", f"{leaf.text} (actual: {_fmt(leaf.actual)})",
-                              f"{rs.algorithms[algo].name} supports {_capabilities(rs.algorithms[algo])}"))
+                              _exclusion_reason(rs.algorithms[algo], leaf)))
 
 
 def capability_checks(info: AlgorithmInfo, values: Mapping[str, FactValue]) -> list[CondResult]:
@@ -276,9 +276,17 @@ def capability_checks(info: AlgorithmInfo, values: Mapping[str, FactValue]) -> l
     return checks
 
 
-def _capabilities(info: AlgorithmInfo) -> str:
-    return (f"{'/'.join(sorted(info.action_spaces))} actions, {'/'.join(sorted(info.reward_settings))} rewards"
-            + (", centralised training" if info.needs_state else ""))
+def _exclusion_reason(info: AlgorithmInfo, leaf: CondResult) -> str:
+    """Why the catalogue rules `info` out, in words: what it needs against what this problem is."""
+    if leaf.text.startswith("action_space in"):
+        return f"{info.name} handles {' and '.join(sorted(info.action_spaces))} actions, not {_fmt(leaf.actual)} ones"
+    if leaf.text.startswith("reward_structure in"):
+        return f"{info.name} is made for {' or '.join(sorted(info.reward_settings))} rewards, not {_fmt(leaf.actual)} ones"
+    if leaf.text.startswith("centralized_training"):
+        return f"{info.name} trains with global information, which this problem cannot provide"
+    if leaf.actual in (None, "unknown"):
+        return f"{info.name} applies only when {leaf.text}, which is not known here"
+    return f"{info.name} applies only when {leaf.text}; here it is {_fmt(leaf.actual)}"
 
 
 def _pitfalls(values: Mapping[str, FactValue], top: str, rs: RuleSet,

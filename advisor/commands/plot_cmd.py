@@ -1,6 +1,7 @@
 """`marl plot RUN_DIR...`: learning curves, seeds aggregated with a 95% confidence band."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import typer
@@ -8,6 +9,7 @@ import typer
 from advisor.cli_options import check_output_path
 from advisor.console import console, handles_errors
 from advisor.curves import aggregate, check_metric, load_run
+from algorithms.core.checkpoint import atomic_write_bytes
 
 
 @handles_errors
@@ -38,8 +40,9 @@ def plot(
     ax.set_title(title or metric)
     ax.grid(alpha=0.3)
     ax.legend()
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(out, png.getvalue())  # whole or not at all
     console.print(f"wrote {out} ({len(curves)} curve{'s' if len(curves) != 1 else ''} from {len(runs)} run{'s' if len(runs) != 1 else ''})")

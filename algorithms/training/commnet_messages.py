@@ -2,6 +2,7 @@
 with how much of the hidden information (the speaker's goal colour, say) the messages carry."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from algorithms.commnet import CommNet
+from algorithms.core.checkpoint import atomic_write_bytes
 from algorithms.core.env_registry import make_vec_env
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.errors import MARLError
@@ -94,9 +96,9 @@ def dump_messages(algo: CommNet, env_id: str, env_kwargs: dict[str, Any] | None,
         data["label"][:, agent] = data["obs"][:, agent, sl].argmax(-1)
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:  # a file object: np.savez would append .npz to any other suffix
-            np.savez_compressed(f, **data)
+        buffer = io.BytesIO()  # a file object: np.savez would append .npz to any other suffix
+        np.savez_compressed(buffer, **data)
+        atomic_write_bytes(path, buffer.getvalue())  # whole or not at all
     except OSError as err:
         raise MARLError("cannot-write", f"cannot write the messages to {path} ({err.strerror})",
                            "choose a writable file path, e.g. messages.npz") from None

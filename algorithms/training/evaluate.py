@@ -1,6 +1,7 @@
 """Evaluate a policy: per-agent episode returns over a fixed number of episodes, optionally rendered."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from algorithms.errors import MARLError
 from algorithms.base import Algorithm
+from algorithms.core.checkpoint import atomic_write_bytes
 from algorithms.core.metrics import team_returns
 from algorithms.core.reference_policies import FixedPolicy, has_noop
 from algorithms.core.vec_env import EnvInfo
@@ -118,6 +120,7 @@ def render_gif(algo: Algorithm, env_id: str, env_kwargs: dict[str, Any], out: Pa
     if not frames:
         raise MARLError("no-render", f"'{env_id}' returned no rgb_array frames", "does it support render_mode='rgb_array'?")
     images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(out, save_all=True, append_images=images[1:], duration=100, loop=0)
+    gif = io.BytesIO()
+    images[0].save(gif, format="GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    atomic_write_bytes(Path(out), gif.getvalue())  # whole or not at all
     return len(images)
