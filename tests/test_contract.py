@@ -146,3 +146,14 @@ def test_predict_rejects_observations_from_another_env():
     with pytest.raises(MARLError) as err:
         algo.predict({"agent_0": np.zeros(500), "agent_1": np.zeros(500)})
     assert err.value.code == "bad-observation"
+
+
+def test_load_refuses_a_policy_file_with_parts_missing(tmp_path):
+    algo = algorithms.make("iql", "matrix:climbing", num_envs=1, seed=0, batch_size=2)
+    algo.save(tmp_path / "p.pt")
+    payload = torch.load(tmp_path / "p.pt", weights_only=True)
+    del payload["env"]
+    torch.save(payload, tmp_path / "partial.pt")
+    with pytest.raises(MARLError) as err:
+        algorithms.load(tmp_path / "partial.pt")
+    assert err.value.code == "corrupt-policy"

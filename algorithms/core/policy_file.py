@@ -104,5 +104,10 @@ def read_policy(path: str | Path) -> dict[str, Any]:
                         f"{path} was written by marl-advisor {payload.get('library_version')} in policy format "
                         f"{payload.get('format')}; this is {library_version()}, which reads format {POLICY_FORMAT}",
                         "load it with the version that wrote it")
+    env = payload.get("env")
+    if (not isinstance(payload.get("algorithm"), str) or not isinstance(payload.get("config"), dict)
+            or not isinstance(env, dict) or not {"id", "kwargs", "num_envs"} <= set(env)
+            or not isinstance(payload.get("state"), dict)):
+        raise MARLError("corrupt-policy", f"{path} is a policy file with parts missing (algorithm, config, env or state)")
     payload["state"] = decode(payload["state"])
     return payload
