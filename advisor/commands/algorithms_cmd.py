@@ -22,7 +22,7 @@ def algorithms(json_out: bool = typer.Option(False, "--json", help="Print as JSO
         return
     table = Table(title="Bundled algorithms")
     for column in ("id", "action spaces", "reward settings", "policy", "global state", "copies", "summary"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(r["id"], ", ".join(r["action_spaces"]), ", ".join(r["reward_settings"]), r["policy_type"],
                       "needed" if r["needs_state"] else "not needed",

@@ -23,7 +23,7 @@ def compare(
         return
     table = Table(title="Runs")
     for column in ("run", "algo", "env", "seed", "env steps", "final return", "steps/s", "wall time"):
-        table.add_column(column, justify="right" if column not in ("run", "algo", "env") else "left")
+        table.add_column(column, justify="right" if column not in ("run", "algo", "env") else "left", overflow="fold")
     for r in rows:
         source = "" if r["return_source"] == "eval.json" else " *"
         table.add_row(r["run"], r["algo"], r["env"], str(r["seed"]), f"{r['env_steps']:,.0f}",
