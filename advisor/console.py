@@ -22,14 +22,15 @@ def _width() -> int | None:
     return max(shutil.get_terminal_size((120, 24)).columns, 120)
 
 
-console = Console(width=_width())
-if _width() is not None:  # typer's --help pages too
+WIDTH = _width()
+console = Console(width=WIDTH)
+if WIDTH is not None:  # typer's --help pages too
     try:
         from typer import rich_utils
-        rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or _width()
+        rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or WIDTH
     except ImportError:  # a typer without rich help
         pass
-err_console = Console(stderr=True, width=_width())
+err_console = Console(stderr=True, width=WIDTH)
 DEBUG = {"on": False}  # set by `marl --debug`: let exceptions through with their traceback
 
 F = TypeVar("F", bound=Callable)

@@ -11,10 +11,9 @@ import torch
 from pathlib import Path
 
 from algorithms.base import Algorithm, AlgorithmConfig, apply_overrides, check_env_supported
-from algorithms.core.checkpoint import load_checkpoint
 from algorithms.core.env_registry import EnvSpec, make_vec_env
 from algorithms.core.policy_file import read_policy
-from algorithms.core.run_dir import CHECKPOINT, RunSpec, read_spec
+from algorithms.core.run_dir import CHECKPOINT, RunSpec, read_spec, require_checkpoint
 from algorithms.core.seeding import seed_everything
 from algorithms.core.vec_env import VecEnv
 from algorithms.errors import MARLError, did_you_mean
@@ -131,7 +130,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[R
     """The trained algorithm of a run directory written by `marl train` (its config and latest checkpoint)."""
     run_dir = Path(run_dir)
     spec = read_spec(run_dir, config_fields)
-    payload = load_checkpoint(run_dir / CHECKPOINT)
+    payload = require_checkpoint(run_dir)
     config = make_config(spec.algo, spec.config, source=f"{run_dir}/config.yaml")
     algo = make(spec.algo, spec.env, config, device, env_kwargs=spec.env_kwargs, num_envs=spec.num_envs,
                 seed=spec.seed)

@@ -22,13 +22,18 @@ def edit(rules_dir: Path, name: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def trained(algo: str, env: str, steps: int, seed: int = 0, env_kwargs: dict | None = None, **overrides):
-    """`algo` trained on 8 copies of `env` for `steps` env steps: (learner, every iteration's metrics)."""
-    torch.manual_seed(seed)
-    envs = make_vec_env(env, env_kwargs or {}, num_envs=8)
+def trained(algo: str, env: str, steps: int, seed: int = 0, env_kwargs: dict | None = None, num_envs: int = 8,
+            seed_all: bool = False, **overrides):
+    """`algo` trained on `num_envs` copies of `env` for `steps` env steps: (learner, every iteration's metrics).
+    Seeds torch only, or every generator with `seed_all` (the settings each test's figures were measured with)."""
+    if seed_all:
+        seed_everything(seed)
+    else:
+        torch.manual_seed(seed)
+    envs = make_vec_env(env, env_kwargs or {}, num_envs=num_envs)
     learner = make(algo, envs, **overrides)
     learner.begin(envs.reset(seed=seed))
-    rows = []
+    rows: list[dict] = []
     learner.learn(steps, lambda a, m: rows.append(m))
     return learner, rows
 
@@ -46,20 +51,10 @@ def win_rate(learner, env: str, episodes: int = 64, seed: int = 123) -> float:
 
 def trained_self_play(env: str, steps: int, seed: int = 0, num_envs: int = 8, **overrides):
     """self_play trained on `env`: (algorithm, every iteration's metrics)."""
-    seed_everything(seed)
-    envs = make_vec_env(env, {}, num_envs)
-    algo = make("self_play", envs, **overrides)
-    algo.begin(envs.reset(seed=seed))
-    history: list[dict] = []
-    algo.learn(steps, lambda a, m: history.append(m))
-    return algo, history
+    return trained("self_play", env, steps, seed, num_envs=num_envs, seed_all=True, **overrides)
 
 
 def trained_nash_q(env_id: str, steps: int, seed: int = 0, num_envs: int = 8, env_kwargs=None, **overrides):
     """nash_q trained on `env_id`: (algorithm, its envs)."""
-    torch.manual_seed(seed)
-    envs = make_vec_env(env_id, env_kwargs or {}, num_envs=num_envs)
-    algo = make("nash_q", envs, **overrides)
-    algo.begin(envs.reset(seed=seed))
-    algo.learn(steps)
-    return algo, envs
+    algo, _ = trained("nash_q", env_id, steps, seed, env_kwargs, num_envs, **overrides)
+    return algo, algo.envs

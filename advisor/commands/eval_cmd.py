@@ -7,7 +7,6 @@ win / draw / loss against random play in each seat."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -21,16 +20,7 @@ from algorithms.registry import get_entry, load
 from algorithms.training.competitive_eval import competitive_report, exact_vs_random, is_competitive_run
 from algorithms.training.evaluate import evaluate as run_evaluation
 from algorithms.training.evaluate import render_gif
-from algorithms.training.run import load_for_eval, resolve_device
-
-
-@dataclass
-class RunSource:
-    """What the evaluation needs to know about where a policy came from (a RunSpec has the same fields)."""
-
-    algo: str
-    env: str
-    env_kwargs: dict
+from algorithms.training.run import RunSpec, load_for_eval, resolve_device
 
 
 @handles_errors
@@ -64,7 +54,7 @@ def evaluate(
         raise AdvisorError("missing-run-dir", f"no run directory or policy file at {run_dir}")
     if run_dir.is_file():  # a policy file from the Python API: the same evaluation, without a run directory
         algo = load(run_dir, resolve_device(device))
-        spec = RunSource(algo.algo_id, algo.info.env_id, dict(getattr(algo.envs, "env_kwargs", {}) or {}))
+        spec = RunSpec(algo.algo_id, algo.info.env_id, dict(getattr(algo.envs, "env_kwargs", {}) or {}))
     else:
         spec, algo = load_for_eval(run_dir, device)
     if exact:  # first: a game too big to walk is refused before the slower sampled evaluation

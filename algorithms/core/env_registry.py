@@ -190,11 +190,6 @@ def is_parallel(env) -> bool:
     return isinstance(env, ParallelEnv)
 
 
-def is_native(env_id: str) -> bool:
-    """Whether `env_id` runs on a native batched backend (e.g. `batched:`) rather than PettingZoo copies."""
-    return EnvSpec.parse(env_id).native
-
-
 def make_vec_env(env_id: str, env_kwargs: dict | None = None, num_envs: int = 1,
                  render_mode: str | None = None) -> VecEnv:
     """The batched env every trainer, evaluator and benchmark uses for `env_id`."""

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
+from algorithms.core.checkpoint import load_checkpoint
 from algorithms.errors import MARLError
 
 CHECKPOINT = Path("checkpoints") / "latest.pt"
@@ -58,3 +59,27 @@ def read_spec(run_dir: Path, config_fields: Callable[[str], set[str]] = lambda a
         if name in fields and isinstance(spec.config, dict) and name not in spec.config:
             spec.config[name] = value
     return spec
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The newest readable checkpoint of `run_dir`, with a note when a damaged latest.pt was skipped for
+    previous.pt; None when the run never wrote one. A damaged latest.pt with no previous.pt is an error."""
+    latest, previous = run_dir / CHECKPOINT, run_dir / PREVIOUS_CHECKPOINT
+    if not latest.exists() and not previous.exists():
+        return None, []
+    try:
+        return load_checkpoint(latest), []
+    except MARLError as err:
+        if not previous.exists():
+            raise
+        return load_checkpoint(previous), [f"{err.message}; continuing from the checkpoint before it "
+                                           f"({PREVIOUS_CHECKPOINT})"]
+
+
+def require_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The newest readable checkpoint of `run_dir` (for evaluating or playing against it), or a MARLError."""
+    payload, _ = latest_checkpoint(run_dir)
+    if payload is None:
+        raise MARLError("missing-checkpoint", f"{run_dir} has no checkpoint yet",
+                        f"finish the run first: marl train --resume {run_dir}")
+    return payload

@@ -26,10 +26,11 @@ import yaml
 
 from algorithms.errors import MARLError
 from algorithms.base import Algorithm, config_to_dict
-from algorithms.core.run_dir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec
+from algorithms.core.run_dir import (CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec, latest_checkpoint,
+                                     require_checkpoint)
 from algorithms.core.run_dir import read_spec as read_spec_with
 from algorithms.registry import config_fields, default_num_envs, get_entry, load_state_checked, make, make_config
-from algorithms.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from algorithms.core.checkpoint import atomic_write_bytes, save_checkpoint
 from algorithms.training.competitive_eval import is_competitive_run, play, random_opponent
 from algorithms.training.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
@@ -60,22 +61,6 @@ def claim_run_dir(run_dir: Path) -> None:
         raise MARLError("run-dir-exists", f"{run_dir} already exists and is not empty",
                            f"choose another --out, or continue that run with marl train --resume {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
-
-
-def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """The newest readable checkpoint of `run_dir` and notes on what was skipped; (None, [note]) when the run
-    never wrote one. A damaged latest.pt with no previous.pt is an error (nothing is changed)."""
-    latest, previous = run_dir / CHECKPOINT, run_dir / PREVIOUS_CHECKPOINT
-    if not latest.exists() and not previous.exists():
-        return None, [f"{run_dir} has no checkpoint yet (the run stopped before its first): starting it again from "
-                      "step 0 with the same settings"]
-    try:
-        return load_checkpoint(latest), []
-    except MARLError as err:
-        if not previous.exists():
-            raise
-        payload = load_checkpoint(previous)
-        return payload, [f"{err.message}; continuing from the checkpoint before it ({PREVIOUS_CHECKPOINT})"]
 
 
 def read_spec(run_dir: Path) -> RunSpec:
@@ -124,6 +109,9 @@ class Trainer:
         killed before its first checkpoint starts again from step 0 in the same directory."""
         spec = read_spec(run_dir)
         payload, notes = latest_checkpoint(run_dir)  # before anything else: a bad file changes nothing
+        if payload is None:
+            notes = [f"{run_dir} has no checkpoint yet (the run stopped before its first): starting it again from "
+                     "step 0 with the same settings"]
         if steps is not None:
             spec.steps = steps
         trainer = cls(spec, run_dir)
@@ -198,10 +186,7 @@ class Trainer:
 def load_for_eval(run_dir: Path, device: str = "cpu") -> tuple[RunSpec, Algorithm]:
     """Rebuild a run's algorithm from its config and latest readable checkpoint."""
     spec = read_spec(run_dir)
-    payload, _ = latest_checkpoint(run_dir)
-    if payload is None:
-        raise MARLError("missing-checkpoint", f"{run_dir} has no checkpoint yet",
-                        f"finish the run first: marl train --resume {run_dir}")
+    payload = require_checkpoint(run_dir)
     spec.device = device
     trainer = Trainer(spec, run_dir)
     load_state_checked(trainer.algo, payload["algorithm"], f"{run_dir / CHECKPOINT}")
