@@ -1,5 +1,5 @@
 """Shared rich consoles and the one boundary where any failure of a command becomes one message and an exit code:
-2 for bad input (a MARLError, library or advisor), 1 for an env or I/O failure or an unexpected error, 130 when
+2 for bad input (a MARLError, library or advisor), 1 for an env that raised (EnvError), an I/O failure or an unexpected error, 130 when
 interrupted. The traceback is shown only with `marl --debug ...`."""
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def handles_errors(fn: F) -> F:
         except MARLError as error:
             if DEBUG["on"]:
                 raise
-            raise fail(error) from None
+            raise fail(error, getattr(error, "exit_code", 2)) from None
         except KeyboardInterrupt:
             if DEBUG["on"]:
                 raise

@@ -50,6 +50,13 @@ class Algorithm(ABC):
         self.algo_id = ""    # the registry id, set by algorithms.make (save() records it)
         self._saving_policy = False  # save(): leave the env copies' pickled state out
         self._predict_memory: Any = None
+        request_state = getattr(envs, "request_state", None)
+        if request_state is not None:  # an env whose state() is optional (and may raise) is asked only if used
+            request_state(self.uses_state())
+
+    def uses_state(self) -> bool:
+        """Whether training reads the global state (Step.state); overridden where a config field decides."""
+        return type(self.config).needs_state
 
     # The figure `marl train`'s progress line shows: (label, metrics key). The team mean return by default;
     # competitive learners override it (in a zero-sum game the mean over both seats is always 0).

@@ -24,3 +24,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean ...?' hint for a misspelt name, or None when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+class EnvError(MARLError):
+    """The environment itself raised (in reset, step, state or render): not the caller's input, so the CLI exits 1."""
+
+    exit_code = 1
+
+    def __init__(self, env_id: str, method: str, episode_step: int, error: BaseException, copy: int = 0):
+        super().__init__("env-raised", f"'{env_id}' raised in {method}() at step {episode_step} of an episode "
+                                       f"(env copy {copy}): {type(error).__name__}: {error}",
+                         "the environment's own error; `marl --debug ...` shows its traceback")
+        self.env_id, self.method, self.episode_step, self.copy = env_id, method, episode_step, copy

@@ -203,6 +203,9 @@ class MADDPG(Algorithm):
             "terminated": FieldSpec((n,), b)}, device)
         self.last: Step | None = None  # the observation the next collected step starts from
 
+    def uses_state(self) -> bool:
+        return self.config.critic_input == "state"
+
     # ------------------------------------------------------------------ actions
 
     def actor_out(self, actor: nn.Module, obs: torch.Tensor) -> torch.Tensor:

@@ -177,6 +177,9 @@ class ValueDecomposition(Algorithm):
         self.updates = 0  # gradient steps taken
         self.stored = 0   # episodes stored by the latest collection (sets the update count by default)
 
+    def uses_state(self) -> bool:
+        return self.config.mixer in ("qmix", "qplex")  # VDN's sum and IQL read no state
+
     # ------------------------------------------------------------------ utilities
 
     def _agent_in(self, obs: torch.Tensor) -> torch.Tensor:  # obs [..., N, obs_dim]
@@ -305,11 +308,15 @@ class ValueDecomposition(Algorithm):
             target = lambda_returns(reward, terminated, next_q, filled.unsqueeze(-1), cfg.gamma, cfg.td_lambda)
             return q_taken - target, filled.unsqueeze(-1) & batch["active"][:-1]
         n_actions = q.shape[-1]
+        # Agents not in the episode (dead, or not arrived yet) contribute nothing to the team's value.
+        live = batch["alive"].float()                                         # [T+1, B, N]
         q_max = q[:-1].masked_fill(~valid[:-1], -torch.inf).max(-1).values   # [T, B, N]
-        q_tot = self.mixer(q_taken, state[:-1], q_max, F.one_hot(action, n_actions).float())  # [T, B]
+        q_tot = self.mixer(q_taken * live[:-1], state[:-1], q_max * live[:-1],
+                           F.one_hot(action, n_actions) * live[:-1, ..., None])  # [T, B]
         with torch.no_grad():
             next_max = target_q[1:].masked_fill(~valid[1:], -torch.inf).max(-1).values
-            next_tot = self.target_mixer(next_q, state[1:], next_max, F.one_hot(next_action, n_actions).float())
+            next_tot = self.target_mixer(next_q * live[1:], state[1:], next_max * live[1:],
+                                         F.one_hot(next_action, n_actions) * live[1:, ..., None])
             # The team's reward is the agents' mean (their common reward in fully cooperative games); the
             # team's episode terminates when every agent still in it has terminated.
             team_done = (terminated | ~batch["alive"][:-1]).all(-1) & terminated.any(-1)

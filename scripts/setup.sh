@@ -15,4 +15,5 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   "${PIP[@]}" install "torch==2.13.0"
 fi
 echo "setup: installing marl-advisor and its dependencies"
-"${PIP[@]}" install -e ".[test]"
+# envs: Level-Based Foraging and the Multi-Robot Warehouse, which tests/test_gymma.py exercises.
+"${PIP[@]}" install -e ".[test,envs]"

@@ -159,14 +159,16 @@ def test_resume_drops_tensorboard_events_logged_after_the_checkpoint(tmp_path):
 def test_an_env_that_raises_mid_training_gets_one_message_and_exit_1(tmp_path):
     result = runner.invoke(app, ["train", "mappo", "--env", "tests.fixtures.envs:raising_env", *SMALL,
                                  "--steps", "200", "--out", str(tmp_path / "run")])
-    out = _error(result, "failed", exit_code=1)
-    assert "RuntimeError" in out and "--debug" in out
+    out = _error(result, "env-raised", exit_code=1)
+    # One message naming the env, the method and the step; the hint says what is kept.
+    assert "tests.fixtures.envs:raising_env" in out and "in step() at step" in out and "RuntimeError" in out
+    assert "--debug" in out and ("checkpoint" in out)
 
 
 def test_debug_shows_the_traceback(tmp_path):
     result = runner.invoke(app, ["--debug", "train", "mappo", "--env", "tests.fixtures.envs:raising_env", *SMALL,
                                  "--steps", "200", "--out", str(tmp_path / "run")])
-    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    assert result.exit_code != 0 and isinstance(result.exception.__cause__, RuntimeError)
 
 
 # ------------------------------------------------------------------ smaller things

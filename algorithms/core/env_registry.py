@@ -5,6 +5,7 @@ Accepted forms (keyword arguments come separately, e.g. from `--env-kwarg N=5`):
                            `parallel_env(**kw)` is used when it has one, else its turn-based `env(**kw)`.
 - `package.module:callable` a factory returning a PettingZoo ParallelEnv or AECEnv.
 - `PREFIX:name`            a built-in environment listed in BUILTIN_ENVS (e.g. `matrix:climbing`).
+- `lbforaging:ID`, `rware:ID`, `gymma:ID` a Gymnasium env with per-agent Tuple spaces (GYMNASIUM_PACKAGES).
 
 `make_vec_env` gives every trainer its batched env: a native simulator where NATIVE_VEC_ENVS has the prefix
 (`batched:`), else K PettingZoo copies (core/pettingzoo_vec_env.py).
@@ -14,17 +15,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pettingzoo.utils.conversions import aec_to_parallel
+from pettingzoo.utils.conversions import aec_to_parallel, parallel_to_aec_wrapper
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
 from algorithms.core.pettingzoo_vec_env import PettingZooVecEnv
 from algorithms.core.vec_env import VecEnv
-from algorithms.envs import context_rps, grid_games, matrix_games
+from algorithms.envs import context_rps, grid_games, gymma, matrix_games
 from algorithms.envs.mpe import SCENARIOS, make_batched_vec_env, parallel_factory
 from algorithms.errors import MARLError, did_you_mean
 
@@ -38,6 +40,13 @@ BUILTIN_ENVS: dict[str, dict[str, Callable[..., Any]]] = {
 # Natively batched simulators: prefix -> builder(name, env_kwargs, num_envs, render_mode) -> VecEnv.
 # Every other env string gets K PettingZoo copies.
 NATIVE_VEC_ENVS: dict[str, Callable[..., VecEnv]] = {"batched": make_batched_vec_env}
+
+# Gymnasium multi-agent packages (per-agent Tuple spaces, EPyMARL's convention), wrapped by envs/gymma.py:
+# `lbforaging:Foraging-8x8-2p-2f-coop-v3` imports the package (which registers its ids) and makes the id.
+# `gymma:ID` takes any such Gymnasium id, also in Gymnasium's `module:Id` form.
+# Prefix -> the pip package that provides it (named in the hint when it is missing).
+GYMNASIUM_PACKAGES: dict[str, str] = {"lbforaging": "lbforaging", "rware": "rware"}
+GYMMA_PREFIX = "gymma"
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,8 @@ def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]
     """Find the callable that builds `env_id`; raises MARLError('unknown-env') with a hint."""
     spec = EnvSpec.parse(env_id)
     prefix, name = spec.prefix, spec.name
+    if prefix == GYMMA_PREFIX or prefix in GYMNASIUM_PACKAGES:
+        return gymma.factory(name, None if prefix == GYMMA_PREFIX else prefix, env_id, GYMNASIUM_PACKAGES.get(prefix))
     if prefix in BUILTIN_ENVS:
         family = BUILTIN_ENVS[prefix]
         if name not in family:
@@ -86,6 +97,13 @@ def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]
             if callable(getattr(target, attr, None)):
                 return getattr(target, attr)
         raise MARLError("unknown-env", f"module '{target.__name__}' has neither parallel_env() nor env()")
+    if type(target).__name__ == "DeprecatedModule":  # PettingZoo's stand-in for an old version: name the new one
+        try:
+            target.env()
+        except ImportError as err:
+            successor = re.search(r"use (\w+) instead", str(err))
+            raise MARLError("deprecated-env", f"'{env_id}' is deprecated: {err}",
+                            f"use '{prefix}:{successor.group(1)}'" if successor else None) from None
     if not callable(target):
         raise MARLError("unknown-env", f"'{env_id}' names {type(target).__name__}, not an environment factory")
     return target
@@ -128,6 +146,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
         kwargs["render_mode"] = render_mode
     try:
         env = factory(**kwargs)
+    except MARLError:  # the factory's own clear message (gymma: spaces that are not per-agent)
+        raise
     except TypeError as err:
         raise MARLError("bad-env-kwarg", f"'{env_id}' rejected its keyword arguments {kwargs}: {err}") from err
     except Exception as err:  # the env's own checks (N=-1, say) or its bugs: one message, not a traceback
@@ -183,7 +203,11 @@ def check_env_kwargs(env_id: str, factory: Callable[..., Any], kwargs: dict[str,
 
 
 def _as_parallel(env):
-    return env if isinstance(env, ParallelEnv) else aec_to_parallel(env)
+    if isinstance(env, ParallelEnv):
+        return env
+    if isinstance(env, parallel_to_aec_wrapper):  # magent2's raw_env: a native parallel env in AEC clothing
+        return env.env
+    return aec_to_parallel(env)
 
 
 def is_parallel(env) -> bool:

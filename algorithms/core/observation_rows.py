@@ -23,14 +23,23 @@ def blank_rows(info: EnvInfo) -> tuple[np.ndarray, np.ndarray]:
     return obs, mask
 
 
-def write_obs(info: EnvInfo, i: int, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray) -> None:
-    """Agent i's raw observation (an array, or a dict with 'observation' and 'action_mask') into the rows."""
+def write_obs(info: EnvInfo, i: int, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray,
+              agent_info: Any = None) -> None:
+    """Agent i's raw observation (an array, or a dict with 'observation' and 'action_mask') into the rows;
+    an 'action_mask' in the agent's info dict (PettingZoo's other convention) is read too."""
+    write_info_mask(info, i, agent_info, mask_row)
     if isinstance(raw, dict):
         if "action_mask" in raw:
             mask_row[i, : info.action_sizes[i]] = np.asarray(raw["action_mask"], bool)
         raw = raw["observation"]
     flat = np.asarray(raw, np.float32).reshape(-1)
     obs_row[i, : flat.size] = flat
+
+
+def write_info_mask(info: EnvInfo, i: int, agent_info: Any, mask_row: np.ndarray) -> None:
+    """Agent i's action mask from its info dict, where the env puts it there."""
+    if isinstance(agent_info, dict) and "action_mask" in agent_info:
+        mask_row[i, : info.action_sizes[i]] = np.asarray(agent_info["action_mask"], bool)
 
 
 def concatenated_state(info: EnvInfo, obs_row: np.ndarray) -> np.ndarray:

@@ -15,9 +15,9 @@ from gymnasium import spaces
 from gymnasium.utils import EzPickle
 from pettingzoo.utils.env import ParallelEnv
 
-from algorithms.core.observation_rows import blank_rows, concatenated_state, write_obs
+from algorithms.core.observation_rows import blank_rows, concatenated_state, write_info_mask, write_obs
 from algorithms.core.vec_env import EnvInfo, Step
-from algorithms.errors import MARLError
+from algorithms.errors import EnvError, MARLError
 
 # ---------------------------------------------------------------------------------------------------
 # Space helpers
@@ -33,12 +33,13 @@ def _flat_size(space: spaces.Space) -> int:
     return int(spaces.flatdim(space)) if not isinstance(space, spaces.Box) else int(np.prod(space.shape))
 
 
-def describe(env, env_id: str, turn_based: bool) -> EnvInfo:
+def describe(env, env_id: str, turn_based: bool, info_masks: bool = False) -> EnvInfo:
+    """The padded shapes of `env` (reset already). `info_masks`: the env sends action masks in info dicts."""
     agents = tuple(env.possible_agents)
     obs_spaces = [env.observation_space(a) for a in agents]
     act_spaces = [env.action_space(a) for a in agents]
     obs_sizes = tuple(_flat_size(_obs_space(s)) for s in obs_spaces)
-    has_mask = any(isinstance(s, spaces.Dict) and "action_mask" in s.spaces for s in obs_spaces)
+    has_mask = info_masks or any(isinstance(s, spaces.Dict) and "action_mask" in s.spaces for s in obs_spaces)
     if all(isinstance(s, spaces.Discrete) for s in act_spaces):
         kind, sizes = "discrete", tuple(int(s.n) for s in act_spaces)
     elif all(isinstance(s, spaces.Box) and len(s.shape) == 1 for s in act_spaces):
@@ -59,8 +60,10 @@ def describe(env, env_id: str, turn_based: bool) -> EnvInfo:
     state_dim, source = sum(obs_sizes), "concatenated observations"
     try:
         state_dim, source = int(np.asarray(env.state()).size), "env.state()"
-    except (NotImplementedError, TypeError, AttributeError):
+    except (NotImplementedError, TypeError, AttributeError):  # no state(): the observations stand in for it
         pass
+    except Exception as err:
+        raise EnvError(env_id, "state", 0, err) from err
     return EnvInfo(env_id, agents, max(obs_sizes), obs_sizes, state_dim, source, kind, width, sizes,
                    low, high, turn_based, has_mask)
 
@@ -82,18 +85,39 @@ def _state_is_concatenated_obs(env) -> bool:
 
 
 class _Adapter:
-    """Shared bookkeeping: converts per-agent dicts into padded rows for one environment copy."""
+    """Shared bookkeeping: converts per-agent dicts into padded rows for one environment copy.
 
-    def __init__(self, env, info: EnvInfo):
-        self.env, self.info = env, info
+    Every call into the env goes through `_call`, so an env that raises ends the run with one EnvError naming
+    the env, the method and the step. `state()` is optional and some envs break it at episode ends
+    (multiwalker_v9 once a walker has fallen): it is called only while an algorithm asked for the state
+    (`want_state`), and never for the final step of an episode that terminated (nothing bootstraps from it)."""
+
+    def __init__(self, env, info: EnvInfo, copy: int = 0):
+        self.env, self.info, self.copy = env, info, copy
         self.index = {a: i for i, a in enumerate(info.agents)}
         self.returns = np.zeros(info.n_agents, np.float64)
         self.length = 0
         self.state_from_obs = info.state_source != "env.state()" or _state_is_concatenated_obs(env)
+        self.want_state = True
+        self.no_state = np.zeros(info.state_dim, np.float32)
+        # Plain array observations of the full padded size: written in one vectorised copy, not agent by agent
+        # (with hundreds of agents the per-agent Python work would cost more than the env's own step).
+        self.plain_obs = all(isinstance(env.observation_space(a), spaces.Box) and size == info.obs_dim
+                             for a, size in zip(info.agents, info.obs_sizes))
 
-    def _state(self, obs_row: np.ndarray) -> np.ndarray:
+    def _call(self, method: str, fn: Callable, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MARLError:
+            raise
+        except Exception as err:
+            raise EnvError(self.info.env_id, method, self.length, err, self.copy) from err
+
+    def _state(self, obs_row: np.ndarray, terminal: bool = False) -> np.ndarray:
+        if not self.want_state or terminal:
+            return self.no_state.copy()
         if not self.state_from_obs:
-            return np.asarray(self.env.state(), np.float32).reshape(-1)
+            return np.asarray(self._call("state", self.env.state), np.float32).reshape(-1)
         return concatenated_state(self.info, obs_row)
 
     def _env_action(self, i: int, action: np.ndarray):
@@ -104,31 +128,40 @@ class _Adapter:
     def _blank(self):
         return blank_rows(self.info)
 
-    def _write_obs(self, agent: str, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray) -> None:
-        write_obs(self.info, self.index[agent], raw, obs_row, mask_row)
+    def _write_obs(self, agent: str, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray, info: Any = None) -> None:
+        write_obs(self.info, self.index[agent], raw, obs_row, mask_row, info)
 
 
 class ParallelAdapter(_Adapter):
     """A PettingZoo ParallelEnv: every live agent acts at every step."""
 
     def reset(self, seed: int | None):
-        observations, _ = self.env.reset(seed=seed)
         self.returns[:] = 0.0
         self.length = 0
-        return self._rows(observations)
+        observations, infos = self._call("reset", self.env.reset, seed=seed)
+        return self._rows(observations, infos)
 
-    def _rows(self, observations: dict):
+    def _rows(self, observations: dict, infos: Any, terminal: bool = False):
         obs, mask = self._blank()
         alive = np.zeros(self.info.n_agents, bool)
-        for agent, raw in observations.items():
-            self._write_obs(agent, raw, obs, mask)
-            alive[self.index[agent]] = agent in self.env.agents
-        return obs, self._state(obs), mask, alive, alive.copy()
+        infos = infos if isinstance(infos, dict) else {}
+        live = set(self.env.agents)
+        rows = [self.index[a] for a in observations]
+        alive[rows] = [a in live for a in observations]
+        if self.plain_obs and observations:
+            obs[rows] = np.asarray(list(observations.values()), np.float32).reshape(len(rows), -1)
+            if self.info.has_action_mask:
+                for agent, i in zip(observations, rows):
+                    write_info_mask(self.info, i, infos.get(agent), mask)
+        else:
+            for agent, raw in observations.items():
+                self._write_obs(agent, raw, obs, mask, infos.get(agent))
+        return obs, self._state(obs, terminal), mask, alive, alive.copy()
 
     def step(self, actions: np.ndarray):
         live = list(self.env.agents)
-        observations, rewards, terms, truncs, _ = self.env.step(
-            {a: self._env_action(self.index[a], actions[self.index[a]]) for a in live})
+        observations, rewards, terms, truncs, infos = self._call(
+            "step", self.env.step, {a: self._env_action(self.index[a], actions[self.index[a]]) for a in live})
         n = self.info.n_agents
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
         for agent in live:
@@ -136,8 +169,8 @@ class ParallelAdapter(_Adapter):
             reward[i], term[i], trunc[i] = rewards.get(agent, 0.0), terms.get(agent, False), truncs.get(agent, False)
         self.returns += reward
         self.length += 1
-        rows = self._rows(observations)
         done = not self.env.agents
+        rows = self._rows(observations, infos, terminal=done and not trunc.any())
         return rows, reward, term, trunc, done
 
 
@@ -145,36 +178,39 @@ class TurnBasedAdapter(_Adapter):
     """A PettingZoo AECEnv: one agent acts per step; every agent's reward for that step is reported."""
 
     def reset(self, seed: int | None):
-        self.env.reset(seed=seed)
         self.returns[:] = 0.0
         self.length = 0
+        self._call("reset", self.env.reset, seed=seed)
         return self._rows()
 
-    def _rows(self):
+    def _rows(self, terminal: bool = False):
         obs, mask = self._blank()
         alive = np.zeros(self.info.n_agents, bool)
+        infos = getattr(self.env, "infos", None) or {}
         for agent in self.env.agents:
-            self._write_obs(agent, self.env.observe(agent), obs, mask)
+            self._write_obs(agent, self._call("observe", self.env.observe, agent), obs, mask, infos.get(agent))
             alive[self.index[agent]] = True
         active = np.zeros_like(alive)
         if self.env.agents:
             active[self.index[self.env.agent_selection]] = True
-        return obs, self._state(obs), mask, active, alive
+        return obs, self._state(obs, terminal), mask, active, alive
 
     def step(self, actions: np.ndarray):
         env, n = self.env, self.info.n_agents
         actor = env.agent_selection
-        env.step(self._env_action(self.index[actor], actions[self.index[actor]]))
+        self._call("step", env.step, self._env_action(self.index[actor], actions[self.index[actor]]))
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
         for agent, r in env.rewards.items():
             reward[self.index[agent]] = r
         for agent in env.agents:
             term[self.index[agent]] = env.terminations[agent]
             trunc[self.index[agent]] = env.truncations[agent]
-        rows = self._rows()  # the final observation, taken before finished agents are removed
+        # The final observation, taken before finished agents are removed (a terminal one needs no state).
+        everyone_done = all(env.terminations[a] or env.truncations[a] for a in env.agents)
+        rows = self._rows(terminal=everyone_done and not trunc.any())
         # Finished agents must be stepped with None before the game moves on (PettingZoo's AEC contract).
         while env.agents and (env.terminations[env.agent_selection] or env.truncations[env.agent_selection]):
-            env.step(None)
+            self._call("step", env.step, None)
         self.returns += reward
         self.length += 1
         done = not env.agents
@@ -197,11 +233,26 @@ class PettingZooVecEnv:
         self.env_id, self.env_kwargs, self.num_envs = env_id, dict(env_kwargs or {}), num_envs
         envs = [make_one() for _ in range(num_envs)]
         turn_based = not isinstance(envs[0], ParallelEnv)
-        for env in envs:
-            env.reset(seed=0)  # some envs only answer state() / spaces after a reset
-        self.info = describe(envs[0], env_id, turn_based)
+        first_infos: Any = None
+        for env in envs:  # some envs only answer state() / spaces after a reset
+            try:
+                reset = env.reset(seed=0)
+            except Exception as err:
+                raise EnvError(env_id, "reset", 0, err) from err
+            if first_infos is None:
+                first_infos = getattr(env, "infos", None) if turn_based else reset[1]
+        info_masks = isinstance(first_infos, dict) and any(
+            isinstance(i, dict) and "action_mask" in i for i in first_infos.values())
+        self.info = describe(envs[0], env_id, turn_based, info_masks)
         adapter = TurnBasedAdapter if turn_based else ParallelAdapter
-        self.copies = [adapter(env, self.info) for env in envs]
+        self.copies = [adapter(env, self.info, k) for k, env in enumerate(envs)]
+
+    def request_state(self, wanted: bool) -> None:
+        """Called by each algorithm built on these copies: whether it reads Step.state. Until one does, the env's
+        state() is never called (zeros stand in); until any algorithm answers, it is (the safe default)."""
+        self.state_wanted = wanted or getattr(self, "state_wanted", False)
+        for copy in self.copies:
+            copy.want_state = self.state_wanted
 
     def reset(self, seed: int | None = None) -> Step:
         rows = [c.reset(None if seed is None else seed + k) for k, c in enumerate(self.copies)]
@@ -225,10 +276,14 @@ class PettingZooVecEnv:
                 rows = copy.reset(None)
             results.append((rows, reward, term, trunc))
         rows = [r[0] for r in results]
-        return Step(_stack(rows, 0), _stack(rows, 1), _stack(rows, 2), _stack(rows, 3), _stack(rows, 4),
+        obs, state = _stack(rows, 0), _stack(rows, 1)
+        if ends.any():
+            final_obs, final_state = np.stack(final_obs), np.stack(final_state)
+        else:  # nothing ended: the final observation is the observation (one copy of large rows, not two)
+            final_obs, final_state = obs, state
+        return Step(obs, state, _stack(rows, 2), _stack(rows, 3), _stack(rows, 4),
                     np.stack([r[1] for r in results]), np.stack([r[2] for r in results]),
-                    np.stack([r[3] for r in results]), ends, np.stack(final_obs), np.stack(final_state),
-                    finished)
+                    np.stack([r[3] for r in results]), ends, final_obs, final_state, finished)
 
     def snapshot(self) -> bytes | None:
         """The copies' full state (positions, RNGs, episode counters), or None if they cannot be pickled."""
@@ -246,7 +301,7 @@ class PettingZooVecEnv:
             copy.env, copy.returns, copy.length = env, returns, length
 
     def render(self):
-        return self.copies[0].env.render()
+        return self.copies[0]._call("render", self.copies[0].env.render)
 
     def close(self) -> None:
         for copy in self.copies:

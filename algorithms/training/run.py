@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from algorithms.errors import MARLError
+from algorithms.errors import EnvError, MARLError
 from algorithms.base import Algorithm, config_to_dict
 from algorithms.core.run_dir import (CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec, latest_checkpoint,
                                      require_checkpoint)
@@ -164,6 +164,13 @@ class Trainer:
 
         try:
             self.algo.learn(self.spec.steps, callback)
+        except EnvError as err:  # say what is kept and how to go on; the checkpoint on disk is untouched
+            saved = [p for p in (CHECKPOINT, PREVIOUS_CHECKPOINT) if (self.run_dir / p).exists()]
+            err.message += f" (training had taken {self.algo.env_steps:,} env steps)"
+            err.hint = ((f"the last checkpoint ({saved[0]}) is kept: `marl train --resume {self.run_dir}` continues "
+                         "from it") if saved else "no checkpoint had been written yet") + \
+                "; `marl --debug ...` shows the env's traceback"
+            raise
         finally:
             logger.close()
         self.checkpoint()
