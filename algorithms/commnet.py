@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from algorithms.errors import MARLError
-from algorithms.core.networks import AgentLinear, Torso
+from algorithms.core.networks import AgentLinear, ImageLayout, Torso
 from algorithms.core.vec_env import VecEnv
 from algorithms.mappo import MAPPO, PPOConfig
 
@@ -68,9 +68,10 @@ class CommNetTorso(nn.Module):
     """Encoder (MLP, optional GRU across time) then `comm_steps` rounds of mean-of-others messages.
     Same interface as core.networks.Torso, so MAPPO's actor and critic can hold it."""
 
-    def __init__(self, in_features: int, hidden: int, layers: int, recurrent: bool, comm_steps: int):
+    def __init__(self, in_features: int, hidden: int, layers: int, recurrent: bool, comm_steps: int,
+                 image: ImageLayout | None = None):
         super().__init__()
-        self.encoder = Torso(in_features, hidden, layers, None, recurrent)
+        self.encoder = Torso(in_features, hidden, layers, None, recurrent, image=image)
         self.own = nn.ModuleList(AgentLinear(hidden, hidden, None) for _ in range(comm_steps))
         self.heard = nn.ModuleList(AgentLinear(hidden, hidden, None) for _ in range(comm_steps))
         self.hidden = hidden
@@ -105,10 +106,10 @@ class CommNet(MAPPO):
         info, cfg = self.info, config
         in_features = info.obs_dim + (info.n_agents if cfg.agent_id_input else 0)
         self.actor.torso = CommNetTorso(in_features, cfg.hidden_size, cfg.layers, cfg.recurrent,
-                                        cfg.comm_steps).to(device)
+                                        cfg.comm_steps, self.obs_image).to(device)
         if not cfg.centralised_critic:
             self.critic.torso = CommNetTorso(in_features, cfg.hidden_size, cfg.layers, cfg.recurrent,
-                                             cfg.comm_steps).to(device)
+                                             cfg.comm_steps, self.obs_image).to(device)
         # The torsos changed after MAPPO built its optimisers: build them again over the new parameters.
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, eps=cfg.adam_eps)

@@ -16,7 +16,7 @@ from algorithms.base import Algorithm, Callback
 from algorithms.core.distributions import DiagGaussian, MaskedCategorical, to_env_actions
 from algorithms.core.gae import compute_gae
 from algorithms.core.metrics import episode_metrics
-from algorithms.core.networks import AgentLinear, Torso
+from algorithms.core.networks import AgentLinear, ImageLayout, Torso, image_layout
 from algorithms.core.normalization import ValueNorm
 from algorithms.core.ppo_losses import clipped_surrogate, masked_mean, value_loss
 from algorithms.core.tensors import to_numpy, to_tensor
@@ -31,21 +31,22 @@ __all__ = ["MAPPO", "PPOConfig", "MAPPOConfig", "IPPOConfig"]  # the configs liv
 
 
 class Actor(nn.Module):
-    def __init__(self, in_features: int, cfg: PPOConfig, action_dim: int, continuous: bool, n_agents: int):
+    def __init__(self, in_features: int, cfg: PPOConfig, action_dim: int, continuous: bool, n_agents: int,
+                 image: ImageLayout | None = None):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
-                           cfg.layer_norm)
+                           cfg.layer_norm, image)
         self.head = AgentLinear(cfg.hidden_size, action_dim, per_agent, gain=0.01)  # near-uniform start
         self.log_std = nn.Parameter(torch.full((n_agents, action_dim), cfg.log_std_init)) if continuous else None
 
 
 class Critic(nn.Module):
-    def __init__(self, in_features: int, cfg: PPOConfig, n_agents: int):
+    def __init__(self, in_features: int, cfg: PPOConfig, n_agents: int, image: ImageLayout | None = None):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
-                           cfg.layer_norm)
+                           cfg.layer_norm, image)
         self.head = AgentLinear(cfg.hidden_size, 1, per_agent, gain=1.0)
 
 
@@ -58,8 +59,12 @@ class MAPPO(Algorithm):
         self.continuous = info.action_kind == "continuous"
         id_dim = n if config.agent_id_input else 0
         critic_in = (info.state_dim if config.centralised_critic else info.obs_dim) + id_dim
-        self.actor = Actor(info.obs_dim + id_dim, config, info.action_dim, self.continuous, n).to(device)
-        self.critic = Critic(critic_in, config, n).to(device)
+        self.obs_image = image_layout(info.obs_image, info.image_scale, config.conv_encoder)
+        critic_image = (image_layout(info.state_image, info.image_scale, config.conv_encoder)
+                        if config.centralised_critic else self.obs_image)
+        self.actor = Actor(info.obs_dim + id_dim, config, info.action_dim, self.continuous, n,
+                           self.obs_image).to(device)
+        self.critic = Critic(critic_in, config, n, critic_image).to(device)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.adam_eps)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.adam_eps)
         self.value_norm = ValueNorm().to(device) if config.value_norm else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from algorithms.base import (AlgorithmConfig, require_choice, require_non_negative, require_positive,
                              require_unit_interval)
-from algorithms.core.networks import ACTIVATIONS
+from algorithms.core.networks import ACTIVATIONS, CONV_ENCODER
 
 
 @dataclass
@@ -40,6 +40,8 @@ class PPOConfig(AlgorithmConfig):
     """Hidden-layer activation: relu or tanh (orthogonal init gain sqrt(2) or 5/3 to match)."""
     layer_norm: bool = False
     """LayerNorm after every hidden layer (marlbenchmark/on-policy's MLP); the input LayerNorm is always on."""
+    conv_encoder: str = "auto"
+    """Image observations: auto (a CNN before the MLP when images are at least 16 pixels a side), on, or off."""
     recurrent: bool = False
     """Add a GRU after the MLP (rMAPPO). Deviation: off by default; the paper found MLP and GRU close on MPE and MLP is faster here."""
     lr: float = 7e-4
@@ -83,6 +85,7 @@ class PPOConfig(AlgorithmConfig):
                          "minibatches", "clip_eps")
         require_unit_interval(self, "gamma", "gae_lambda")
         require_choice(self, "activation", ACTIVATIONS)
+        require_choice(self, "conv_encoder", CONV_ENCODER)
         require_non_negative(self, "lr_anneal_steps", "rollout_steps")
 
 

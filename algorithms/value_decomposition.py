@@ -3,13 +3,13 @@
 Tan 1993 / Tampuu et al. 2017 (IQL: no mixer, each agent learns from its own reward);
 Sunehag et al. 2018 (VDN: Q_tot = sum of utilities); Rashid et al. 2018 (QMIX: monotonic mixing network
 conditioned on the state); Wang et al. 2021 (QPLEX: duplex dueling, full IGM class). Mixers: core/mixers.py.
-Read top to bottom: config, the agent network, acting (epsilon-greedy), collecting episodes into replay,
-the TD update (double Q-learning, target networks, optional TD(lambda)), the training loop, saving.
+Read top to bottom (the configs: value_config.py): the agent network, acting (epsilon-greedy), collecting
+episodes into replay, the TD update (double Q-learning, target networks, optional TD(lambda)), the training
+loop, saving.
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,140 +17,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_choice, require_non_negative,
-                             require_positive, require_unit_interval)
+from algorithms.base import Algorithm, Callback
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.mixers import make_mixer
-from algorithms.core.networks import ACTIVATIONS, AgentLinear, Torso
+from algorithms.core.networks import AgentLinear, ImageLayout, Torso, image_layout
 from algorithms.core.normalization import RunningStd
 from algorithms.core.replay import EpisodeBuilder, EpisodeReplay
 from algorithms.core.td_targets import lambda_returns
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.vec_env import Step, VecEnv
+from algorithms.value_config import (MIXERS, IQLConfig, QMIXConfig, QPLEXConfig, ValueDecompositionConfig,
+                                     VDNConfig)
 
-MIXERS = ("none", "vdn", "qmix", "qplex")
-
-
-@dataclass
-class ValueDecompositionConfig(AlgorithmConfig):
-    """Defaults follow EPyMARL's QMIX settings (Papoudakis et al. 2021) unless a field says otherwise."""
-
-    action_spaces = frozenset({"discrete"})
-    reward_settings = frozenset({"cooperative"})
-    policy_type = "off-policy"
-    needs_state = True
-
-    mixer: str = "qmix"
-    """How utilities combine: none (IQL, each agent its own reward), vdn (sum), qmix (monotonic), qplex (duplex dueling)."""
-    rollout_steps: int = 25
-    """Steps taken on every env copy between updates."""
-    updates_per_iteration: int = 0
-    """Gradient steps after each collection (each on `batch_size` episodes). 0: one per episode (or
-    `max_episode_len` chunk) stored by that collection, EPyMARL's schedule whatever the copy count."""
-    batch_size: int = 32
-    """Episodes per gradient step; updates start once the buffer holds this many."""
-    buffer_size: int = 5000
-    """Episodes kept in replay; the oldest is evicted first."""
-    recency_half_life: float = 0.0
-    """0: uniform replay (default). Else an episode's sampling weight halves every this many newer episodes."""
-    max_episode_len: int = 200
-    """Longer (or endless) episodes are stored as chunks of this many steps."""
-    hidden_size: int = 64
-    """Width of the agent network's hidden layers (EPyMARL: 64)."""
-    layers: int = 2
-    """Hidden layers of the agent MLP (before the optional GRU)."""
-    activation: str = "relu"
-    """Hidden-layer activation of the agent network: relu or tanh."""
-    recurrent: bool = False
-    """Add a GRU over the episode (the paper's DRQN agent). Deviation: off by default, MPE is fully observed and MLPs are faster."""
-    share_parameters: bool = True
-    """One agent network for all agents (agent-id input tells them apart); false: weights per agent."""
-    agent_id_input: bool = True
-    """Append a one-hot agent id to the agent network's input."""
-    mixing_embed: int = 32
-    """Width of QMIX's mixing layer and QPLEX's attention embedding (the paper: 32)."""
-    hypernet_hidden: int = 64
-    """Hidden width of the hypernetworks that read the state (the paper: 64)."""
-    qplex_heads: int = 4
-    """Attention heads of QPLEX's lambda weights (the paper: 4)."""
-    lr: float = 5e-4
-    """Adam learning rate."""
-    gamma: float = 0.95
-    """Discount factor. Deviation (EPyMARL: 0.99): on simple_spread QMIX held -21.7 per agent at 200k env steps
-    with 0.95 against -23.5 with 0.99 (3 seeds, docs/defaults.md)."""
-    td_lambda: float = 0.0
-    """0: one-step TD targets; in (0, 1]: TD(lambda) returns over the stored episode."""
-    double_q: bool = True
-    """Pick next actions with the online network, evaluate them with the target network (van Hasselt et al. 2016)."""
-    target_update_interval: int = 200
-    """Copy the online networks into the targets every this many gradient steps (when tau = 0)."""
-    tau: float = 0.0
-    """If > 0, soft target updates target += tau (online - target) after every gradient step instead."""
-    epsilon_start: float = 1.0
-    """Exploration rate at the start of training (epsilon-greedy)."""
-    epsilon_finish: float = 0.05
-    """Exploration rate after annealing."""
-    epsilon_anneal_steps: int = 50_000
-    """Env steps (summed over copies) over which epsilon falls linearly from start to finish."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip."""
-    standardise_rewards: bool = True
-    """Standardise rewards with their running mean and standard deviation before computing targets (EPyMARL's MPE
-    setting). On simple_spread QMIX at 100k env steps: -21.0 per agent with it, -25.0 without (docs/defaults.md)."""
-
-    def validate(self) -> None:
-        require_positive(self, "rollout_steps", "batch_size", "buffer_size",
-                         "max_episode_len", "hidden_size", "layers", "mixing_embed", "hypernet_hidden",
-                         "qplex_heads", "lr", "target_update_interval", "max_grad_norm")
-        require_choice(self, "activation", ACTIVATIONS)
-        require_choice(self, "mixer", MIXERS)
-        require_unit_interval(self, "gamma", "td_lambda", "tau", "epsilon_start", "epsilon_finish")
-        require_non_negative(self, "recency_half_life", "epsilon_anneal_steps", "updates_per_iteration")
-
-
-@dataclass
-class QMIXConfig(ValueDecompositionConfig):
-    """QMIX: the base defaults."""
-
-
-@dataclass
-class QPLEXConfig(ValueDecompositionConfig):
-    """QPLEX: duplex dueling mixer."""
-
-    mixer: str = "qplex"
-    """Duplex dueling mixer with attention lambda weights."""
-
-
-@dataclass
-class VDNConfig(ValueDecompositionConfig):
-    """VDN: the team value is the sum of utilities, so no global state is needed."""
-
-    needs_state = False
-
-    mixer: str = "vdn"
-    """Additive mixer."""
-
-
-@dataclass
-class IQLConfig(ValueDecompositionConfig):
-    """IQL: each agent learns its own Q from its own observation and reward (any reward setting)."""
-
-    reward_settings = frozenset({"cooperative", "competitive", "mixed"})
-    needs_state = False
-
-    mixer: str = "none"
-    """No mixer: agent i's TD error uses only agent i's observations, actions and rewards."""
-
+__all__ = ["ValueDecomposition", "ValueDecompositionConfig", "QMIXConfig", "QPLEXConfig", "VDNConfig", "IQLConfig",
+           "MIXERS"]  # the configs live in value_config.py
 
 # ---------------------------------------------------------------------------------------------------
 # The agent network: agents are a tensor axis; inputs [..., N, features] -> utilities [..., N, A]
 
 
 class AgentQNet(nn.Module):
-    def __init__(self, in_features: int, cfg: ValueDecompositionConfig, n_actions: int, n_agents: int):
+    def __init__(self, in_features: int, cfg: ValueDecompositionConfig, n_actions: int, n_agents: int,
+                 image: ImageLayout | None = None):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
-        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation)
+        self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
+                           image=image)
         self.head = AgentLinear(cfg.hidden_size, n_actions, per_agent, gain=1.0)
 
 
@@ -161,7 +53,8 @@ class ValueDecomposition(Algorithm):
         super().__init__(config, envs, device)
         info, n, cfg = self.info, self.info.n_agents, config
         id_dim = n if cfg.agent_id_input else 0
-        self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n).to(device)
+        self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
+                               image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)
         self.mixer = make_mixer(cfg.mixer, n, info.state_dim, info.action_dim, cfg.mixing_embed,
                                 cfg.hypernet_hidden, cfg.qplex_heads)
         self.mixer = self.mixer.to(device) if self.mixer is not None else None
@@ -177,8 +70,8 @@ class ValueDecomposition(Algorithm):
         self.updates = 0  # gradient steps taken
         self.stored = 0   # episodes stored by the latest collection (sets the update count by default)
 
-    def uses_state(self) -> bool:
-        return self.config.mixer in ("qmix", "qplex")  # VDN's sum and IQL read no state
+    def uses_state(self) -> bool:  # VDN's sum and IQL read no state
+        return self.config.mixer in ("qmix", "qplex")
 
     # ------------------------------------------------------------------ utilities
 

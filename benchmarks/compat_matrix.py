@@ -13,7 +13,7 @@ slow: N steps (not a failure) | TRACEBACK (anything else: a bug; listed at the e
 from __future__ import annotations
 
 import argparse, contextlib, datetime, importlib, json, math, pkgutil, re, resource, signal, sys, time, traceback
-import warnings
+import ctypes, gc, inspect, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def discover() -> list[Row]:
             continue
         for name in names:
             env_id, (stem, version) = f"{package}:{name}", name.rsplit("_v", 1)
-            small = family == "magent2" and "map_size" in (env_parameters(env_id, resolve_env_factory(env_id)) or {})
+            small = family == "magent2" and "map_size" in inspect.signature(resolve_env_factory(env_id)).parameters
             rows += variants(family, env_id, {"map_size": MAGENT_MIN_MAP.get(name, MAGENT_MAP_SIZE)} if small else {})
             older = f"{stem}_v{int(version) - 1}"  # PettingZoo's stand-in for the previous version, if it has one
             if type(getattr(importlib.import_module(package), older, None)).__name__ == "DeprecatedModule":
@@ -152,24 +152,19 @@ def check_predict(algo, row: Row) -> None:
 
 def predict(algo, env, obs, agent=None):
     """algo.predict(); with env.state() where the algorithm asks for it (Nash-Q on envs whose state is not the obs)."""
-    try:
+    for with_state in (False, True):
         try:
-            return algo.predict(obs, agent=agent, episode_start=True)
-        except algorithms.MARLError as err:
-            if err.code != "needs-state":
-                raise
-            return algo.predict(obs, agent=agent, episode_start=True, state=env.state())
-    except algorithms.MARLError as err:  # it learnt on this env, so predict() refusing it is a bug, not a refusal
-        raise AssertionError(f"predict() raised MARLError({err.code}): {err}") from err
+            return algo.predict(obs, agent=agent, episode_start=True, state=env.state() if with_state else None)
+        except algorithms.MARLError as err:  # it learnt on this env, so predict() refusing it is a bug
+            if err.code != "needs-state" or with_state:
+                raise AssertionError(f"predict() raised MARLError({err.code}): {err}") from err
 
 
 def run_cell(row: Row, algo_id: str, steps: int, seconds: int) -> Cell:
     cell = Cell(row, algo_id, overrides := SMALL.get(algo_id, {}))
     algo, losses, phase, start = None, set(), "make", time.monotonic()
-
-    def saw(_algo, metrics):
-        losses.update(k for k, v in metrics.items() if k.startswith("losses/") and isinstance(v, float)
-                      and math.isfinite(v))
+    saw = lambda _, metrics: losses.update(k for k, v in metrics.items() if k.startswith("losses/")
+                                           and isinstance(v, float) and math.isfinite(v))
     try:
         try:  # the inner finally stops the alarm before any handler below runs
             signal.alarm(seconds)
@@ -262,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs/compatibility.md")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap (MemoryError, not OOM kill)")
+    parser.add_argument("--memory-gb", type=float, default=12.0, help="address-space cap (MemoryError, not OOM kill)")
     args = parser.parse_args(argv)
+    with contextlib.suppress(OSError, AttributeError):  # glibc: a fixed mmap threshold, so freed buffers leave
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)     # the address space (M_MMAP_THRESHOLD; else the cap fills)
     resource.setrlimit(resource.RLIMIT_AS, (int(args.memory_gb * 2**30), resource.getrlimit(resource.RLIMIT_AS)[1]))
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
@@ -277,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i + 1}/{len(rows)}] {row.env_id} {row.kwargs or ''} {row.problem}", flush=True)
         for a in ([] if row.problem else algos):
             c = cells[i, a] = run_cell(row, a, args.steps, args.seconds)
-            print(f"    {a:18} {short(c):28} {c.seconds:6.1f} s  {c.message[:150]}", flush=True)
+            gc.collect()  # algorithms hold reference cycles: free the cell's networks and buffers before the next
+            rss = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**30
+            print(f"    {a:18} {short(c):28} {c.seconds:6.1f} s {rss:5.1f} GB  {c.message[:150]}", flush=True)
     write_markdown(args.out, rows, cells, algos, args, took := time.monotonic() - start)
     if args.json:
         args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows],

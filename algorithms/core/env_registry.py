@@ -26,7 +26,7 @@ from pettingzoo.utils.env import AECEnv, ParallelEnv
 
 from algorithms.core.pettingzoo_vec_env import PettingZooVecEnv
 from algorithms.core.vec_env import VecEnv
-from algorithms.envs import context_rps, grid_games, gymma, matrix_games
+from algorithms.envs import context_rps, grid_games, gymma, image_obs, matrix_games
 from algorithms.envs.mpe import SCENARIOS, make_batched_vec_env, parallel_factory
 from algorithms.errors import MARLError, did_you_mean
 
@@ -140,7 +140,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     that are in bounds by construction. Nothing else about the environment changes.
     """
     factory = resolve_env_factory(env_id, checked)
-    kwargs = dict(env_kwargs or {})
+    kwargs, image_options = image_obs.split_options(dict(env_kwargs or {}))
+    image_settings = image_obs.parse_options(env_id, image_options) if image_options else None
     check_env_kwargs(env_id, factory, kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -155,6 +156,10 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
                                       f"{type(err).__name__}: {err}", "check the --env-kwarg values") from None
     if not isinstance(env, (ParallelEnv, AECEnv)):
         raise MARLError("unknown-env", f"'{env_id}' built a {type(env).__name__}, not a PettingZoo environment")
+    if image_settings is not None:  # obs_resize / obs_grayscale / obs_frame_stack (envs/image_obs.py)
+        if not isinstance(env, ParallelEnv):
+            raise MARLError("bad-env-kwarg", f"'{env_id}' is turn-based: the obs_* image options need a parallel env")
+        env = image_obs.ImagePreprocess(env, env_id, *image_settings)
     return env
 
 

@@ -57,15 +57,33 @@ def describe(env, env_id: str, turn_based: bool, info_masks: bool = False) -> En
                 raise MARLError("unsupported-action-space", f"'{env_id}' has an unbounded Box action space",
                                    "policies squash actions into the Box bounds, which must be finite")
             low[i, : sizes[i]], high[i, : sizes[i]] = s.low, s.high
-    state_dim, source = sum(obs_sizes), "concatenated observations"
+    state_dim, source, state_shape = sum(obs_sizes), "concatenated observations", ()
     try:
-        state_dim, source = int(np.asarray(env.state()).size), "env.state()"
+        state = np.asarray(env.state())
+        state_dim, source, state_shape = int(state.size), "env.state()", state.shape
     except (NotImplementedError, TypeError, AttributeError):  # no state(): the observations stand in for it
         pass
     except Exception as err:
         raise EnvError(env_id, "state", 0, err) from err
+    obs_image, scale = _image_shape([_obs_space(s) for s in obs_spaces])
+    state_image = ((1, *_hwc(state_shape)) if len(state_shape) in (2, 3) else
+                   (len(agents), *obs_image) if obs_image and source != "env.state()" else ())
     return EnvInfo(env_id, agents, max(obs_sizes), obs_sizes, state_dim, source, kind, width, sizes,
-                   low, high, turn_based, has_mask)
+                   low, high, turn_based, has_mask, obs_image, scale, state_image)
+
+
+def _hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape, 1) if len(shape) == 2 else tuple(shape)
+
+
+def _image_shape(obs_spaces: list[spaces.Space]) -> tuple[tuple[int, ...], float]:
+    """(height, width, channels) when every agent observes an image Box (2-D, or 3-D channels last) of the same
+    shape, with the factor to [0, 1] (1/255 for uint8 pixels); ((), 1.0) otherwise."""
+    first = obs_spaces[0]
+    if not (isinstance(first, spaces.Box) and len(first.shape) in (2, 3)) or \
+            any(not isinstance(s, spaces.Box) or s.shape != first.shape for s in obs_spaces):
+        return (), 1.0
+    return _hwc(first.shape), (1 / 255 if first.dtype == np.uint8 else 1.0)
 
 
 def _state_is_concatenated_obs(env) -> bool:
@@ -102,6 +120,7 @@ class _Adapter:
         self.no_state = np.zeros(info.state_dim, np.float32)
         # Plain array observations of the full padded size: written in one vectorised copy, not agent by agent
         # (with hundreds of agents the per-agent Python work would cost more than the env's own step).
+        self.in_order = list(range(info.n_agents))
         self.plain_obs = all(isinstance(env.observation_space(a), spaces.Box) and size == info.obs_dim
                              for a, size in zip(info.agents, info.obs_sizes))
 
@@ -149,7 +168,13 @@ class ParallelAdapter(_Adapter):
         rows = [self.index[a] for a in observations]
         alive[rows] = [a in live for a in observations]
         if self.plain_obs and observations:
-            obs[rows] = np.asarray(list(observations.values()), np.float32).reshape(len(rows), -1)
+            values = list(observations.values())
+            block = (np.concatenate(values, dtype=np.float32) if np.ndim(values[0]) else
+                     np.asarray(values, np.float32)).reshape(len(rows), -1)
+            if len(rows) == self.info.n_agents and rows == self.in_order:
+                obs = block  # every agent, in order: the block is the row (no second copy)
+            else:
+                obs[rows] = block
             if self.info.has_action_mask:
                 for agent, i in zip(observations, rows):
                     write_info_mask(self.info, i, infos.get(agent), mask)
@@ -160,13 +185,18 @@ class ParallelAdapter(_Adapter):
 
     def step(self, actions: np.ndarray):
         live = list(self.env.agents)
-        observations, rewards, terms, truncs, infos = self._call(
-            "step", self.env.step, {a: self._env_action(self.index[a], actions[self.index[a]]) for a in live})
+        rows = [self.index[a] for a in live]
+        if self.info.action_kind == "discrete":  # one conversion for all agents, not one per agent
+            values = actions.tolist()
+            joint = {a: values[i] for a, i in zip(live, rows)}
+        else:
+            joint = {a: self._env_action(i, actions[i]) for a, i in zip(live, rows)}
+        observations, rewards, terms, truncs, infos = self._call("step", self.env.step, joint)
         n = self.info.n_agents
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
-        for agent in live:
-            i = self.index[agent]
-            reward[i], term[i], trunc[i] = rewards.get(agent, 0.0), terms.get(agent, False), truncs.get(agent, False)
+        reward[rows] = [rewards.get(a, 0.0) for a in live]
+        term[rows] = [terms.get(a, False) for a in live]
+        trunc[rows] = [truncs.get(a, False) for a in live]
         self.returns += reward
         self.length += 1
         done = not self.env.agents
@@ -348,4 +378,6 @@ def _set_attributes(obj, state: dict) -> None:
 
 
 def _stack(rows: list[tuple], i: int) -> np.ndarray:
+    if len(rows) == 1:  # one copy: a view, not a copy (large with many agents)
+        return rows[0][i][None]
     return np.stack([r[i] for r in rows])

@@ -36,6 +36,12 @@ class EnvInfo:
     action_high: np.ndarray = field(repr=False)   # [N, action_dim]
     turn_based: bool = False
     has_action_mask: bool = False
+    # Image observations (every agent's a Box of the same height x width x channels): their shape, the factor
+    # that brings pixels to [0, 1] (1/255 for uint8), and the layout of the state when it is an image too:
+    # (views, height, width, channels), views = agents when the state is their concatenated observations.
+    obs_image: tuple[int, ...] = ()
+    image_scale: float = 1.0
+    state_image: tuple[int, ...] = ()
 
     @property
     def n_agents(self) -> int:
