@@ -69,7 +69,7 @@ class OpponentModel(nn.Module):
                                  nn.Linear(hidden, m * a))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        logits = self.net(obs).unflatten(-1, tuple(self.size_mask.shape))
+        logits = self.net(obs.float()).unflatten(-1, tuple(self.size_mask.shape))
         return logits.masked_fill(~self.size_mask, torch.finfo(logits.dtype).min)
 
 

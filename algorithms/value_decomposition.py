@@ -183,7 +183,7 @@ class ValueDecomposition(Algorithm):
         """TD errors and their loss mask from time-major episodes (obs [T+1, B, N, O], action [T, B, N],
         ...). IQL: per agent, [T, B, N], each agent's from its own data only. Mixers: [T, B]."""
         cfg = self.config
-        obs, state, mask, action = batch["obs"], batch["state"], batch["mask"], batch["action"]
+        obs, state, mask, action = batch["obs"], batch["state"].float(), batch["mask"], batch["action"]
         filled = batch["filled"]                                              # [T, B]
         valid = self._valid(mask)                                             # [T+1, B, N, A]
         q = self._q_sequence(self.agent, obs)                                 # [T+1, B, N, A]

@@ -80,3 +80,25 @@ def test_pistonball_builds_with_preprocessing():
     assert envs.info.state_image[1:] == (64, 16, 1)  # state() resized the same way
     step = envs.step(np.zeros((1, 20), np.int64)) if envs.reset(seed=0) is not None else None
     assert step.obs.shape == (1, 20, 64 * 16)
+
+
+def test_uint8_pixels_stay_uint8_until_the_network():
+    envs = make_vec_env(SIDE, {}, 2)
+    step = envs.reset(seed=0)
+    assert step.obs.dtype == np.uint8 and step.obs.max() == 255
+    assert make_vec_env("mpe2:simple_spread_v3", {}, 1).reset(seed=0).obs.dtype == np.float32
+    algo = algorithms.make("qmix", SIDE, num_envs=2, seed=0, batch_size=2)
+    algo.learn(64)
+    assert algo.replay.sample(2)["obs"].dtype == np.uint8  # the replay holds a quarter of float32's bytes
+
+
+@pytest.mark.parametrize("algo_id", sorted(algorithms.ALGORITHMS))
+def test_every_algorithm_trains_on_images_or_refuses_clearly(algo_id):
+    small = {"batch_steps": 32} if "batch_steps" in algorithms.registry.config_fields(algo_id) else {}
+    try:
+        algo = algorithms.make(algo_id, SIDE, num_envs=2, seed=0, **small)
+    except MARLError:
+        return  # a capability refusal (this env is a cooperative two-agent game), with its message
+    algo.learn(64)
+    actions, _ = algo.act(algo.envs.reset(seed=1), algo.initial_memory(2), True)
+    assert np.asarray(actions).shape[:2] == (2, 2)

@@ -179,6 +179,7 @@ class Torso(nn.Module):
         self.hidden = hidden
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if x.is_floating_point() else x.float()  # uint8 pixels are stored as they came
         if self.encoder is not None:
             x = torch.cat([self.encoder(x[..., : self.pixels]), x[..., self.pixels:]], dim=-1)
         return self.mlp(x)

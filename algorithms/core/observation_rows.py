@@ -16,7 +16,7 @@ def blank_rows(info: EnvInfo) -> tuple[np.ndarray, np.ndarray]:
     """Zero observations [N, obs_dim] and the action mask [N, action_dim] before any agent is written:
     an agent's real actions are open unless the env sends masks (then its observation opens them)."""
     n = info.n_agents
-    obs = np.zeros((n, info.obs_dim), np.float32)
+    obs = np.zeros((n, info.obs_dim), info.obs_dtype)
     mask = np.zeros((n, info.action_dim), bool)
     for i, size in enumerate(info.action_sizes):
         mask[i, :size] = not info.has_action_mask or info.action_kind == "continuous"
@@ -32,7 +32,7 @@ def write_obs(info: EnvInfo, i: int, raw: Any, obs_row: np.ndarray, mask_row: np
         if "action_mask" in raw:
             mask_row[i, : info.action_sizes[i]] = np.asarray(raw["action_mask"], bool)
         raw = raw["observation"]
-    flat = np.asarray(raw, np.float32).reshape(-1)
+    flat = np.asarray(raw, obs_row.dtype).reshape(-1)
     obs_row[i, : flat.size] = flat
 
 

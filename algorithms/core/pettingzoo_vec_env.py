@@ -169,8 +169,9 @@ class ParallelAdapter(_Adapter):
         alive[rows] = [a in live for a in observations]
         if self.plain_obs and observations:
             values = list(observations.values())
-            block = (np.concatenate(values, dtype=np.float32) if np.ndim(values[0]) else
-                     np.asarray(values, np.float32)).reshape(len(rows), -1)
+            dtype = self.info.obs_dtype
+            block = (np.concatenate(values, dtype=dtype) if np.ndim(values[0]) else
+                     np.asarray(values, dtype)).reshape(len(rows), -1)
             if len(rows) == self.info.n_agents and rows == self.in_order:
                 obs = block  # every agent, in order: the block is the row (no second copy)
             else:

@@ -44,6 +44,11 @@ class EnvInfo:
     state_image: tuple[int, ...] = ()
 
     @property
+    def obs_dtype(self) -> type:
+        """uint8 for uint8 images (kept until the network scales them: a quarter of float32's memory), else float32."""
+        return np.uint8 if self.obs_image and self.image_scale != 1.0 else np.float32
+
+    @property
     def n_agents(self) -> int:
         return len(self.agents)
 
