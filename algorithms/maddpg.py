@@ -238,8 +238,9 @@ class MADDPG(Algorithm):
 
     def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         device = self.device
-        f32 = torch.float32  # uint8 image rows become float here (MADDPG's replay stores float32)
-        return to_tensor(step.obs, device, f32), to_tensor(step.state, device, f32), to_tensor(step.action_mask, device)
+        # .float(): uint8 image rows become float here (MADDPG's replay stores float32); a no-op otherwise.
+        return (to_tensor(step.obs, device).float(), to_tensor(step.state, device).float(),
+                to_tensor(step.action_mask, device))
 
     @torch.no_grad()
     def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:

@@ -91,7 +91,7 @@ def test_advise_scaffolds_the_recommendation_with_its_pitfalls(tmp_path):
     out = tmp_path / "project"
     result = runner.invoke(app, ["advise", *QMIX_FLAGS, "--env", "mpe2:simple_spread_v3", "--scaffold", str(out)])
     assert result.exit_code == 0, result.output
-    assert "from algorithms.value_decomposition import QMIXConfig" in (out / "train.py").read_text()
+    assert "from algorithms.value_config import QMIXConfig" in (out / "train.py").read_text()
     readme = (out / "README.md").read_text()
     assert "## Pitfalls that apply" in readme and "- **" in readme  # the advice's pitfalls, not the placeholder
     missing_env = runner.invoke(app, ["advise", *QMIX_FLAGS, "--scaffold", str(tmp_path / "other")])
