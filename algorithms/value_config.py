@@ -99,7 +99,7 @@ class QMIXConfig(ValueDecompositionConfig):
     """Copy the online networks into the targets every this many gradient steps (when tau = 0). Deviation
     (EPyMARL: 200): with 200 QMIX's TD loss climbs and the policy drifts back to -24 per agent on simple_spread
     by 1.2M env steps; with 1000 the mixer and its target stop feeding each other and it keeps improving
-    (-15.95 at 1M, 3 seeds; docs/value-based.md). It starts slower (-22.7 against -20.4 at 100k)."""
+    (-15.95 at 1M, -13.26 at 2M, 3 seeds; docs/defaults.md). It starts slower (-22.9 against -20.4 at 100k)."""
 
 
 @dataclass

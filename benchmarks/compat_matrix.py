@@ -2,10 +2,10 @@
 
 Envs are discovered: the env modules of pettingzoo.classic / sisl / butterfly, mpe2 and magent2 (small map), the
 deprecated stand-in for each one's previous version, BUILTIN_ENVS, GYMMA_IDS; a row per action-space variant too.
-Each cell, in this process under a wall-clock alarm and an address-space cap: algorithms.make(ALGO, ENV,
-num_envs=2, seed=0, env_kwargs=..., **SMALL.get(ALGO, {})), .learn(STEPS), then predict() on a fresh copy of the
-env, checked and stepped once. It reads trains | refused: CODE (MARLError) | env raised (EnvError) | no update |
-slow: N steps (not a failure) | TRACEBACK (anything else: a bug; listed at the end, exit status 1).
+Each cell, in this process under a wall-clock alarm and an address-space cap: algorithms.make(ALGO, ENV, num_envs=2,
+seed=0, env_kwargs=..., **SMALL.get(ALGO, {})), .learn(STEPS), predict() on a fresh env, checked and stepped once.
+It reads trains | refused: CODE (MARLError) | env raised (EnvError) | no update | slow: N steps (not a failure) |
+TRACEBACK (anything else: a bug; listed at the end, exit status 1).
 
     .venv/bin/python -m benchmarks.compat_matrix                      # everything: about an hour on 2 cores
     .venv/bin/python -m benchmarks.compat_matrix --envs spread,climbing --algorithms mappo,qmix --out /tmp/c.md
@@ -39,7 +39,10 @@ STATUSES = ("trains", "refused", "slow", "no update", "env raised", "TRACEBACK")
 
 
 class CellTimeout(BaseException):
-    """Raised by the alarm; a BaseException so that the library's `except Exception` wrappers let it through."""
+    """Raised by the alarm (ring); a BaseException so that the library's `except Exception` wrappers let it through."""
+    @staticmethod
+    def ring(*_) -> None:
+        raise CellTimeout()
 
 
 @dataclass
@@ -58,7 +61,6 @@ class Row:
 class Cell:
     row: Row
     algo: str
-    overrides: dict
     status: str = ""  # trains | refused | env raised | no update | slow | TRACEBACK
     code: str = ""    # MARLError.code
     message: str = ""
@@ -104,10 +106,6 @@ def discover() -> list[Row]:
     return rows + [r for env_id in GYMMA_IDS for r in variants("Gymnasium multi-agent", env_id)]
 
 
-def ring(*_) -> None:
-    raise CellTimeout()
-
-
 def build_problem(row: Row, seconds: int) -> str:
     """'' when one copy of the env builds, resets and closes within the budget, else why not."""
     try:
@@ -151,8 +149,7 @@ def check_predict(algo, row: Row) -> None:
 
 
 def predict(algo, env, obs, agent=None):
-    """algo.predict(); with env.state() where the algorithm asks for it (Nash-Q on envs whose state is not the obs)."""
-    for with_state in (False, True):
+    for with_state in (False, True):  # env.state() only where asked (Nash-Q on envs whose state is not the obs)
         try:
             return algo.predict(obs, agent=agent, episode_start=True, state=env.state() if with_state else None)
         except algorithms.MARLError as err:  # it learnt on this env, so predict() refusing it is a bug
@@ -161,14 +158,14 @@ def predict(algo, env, obs, agent=None):
 
 
 def run_cell(row: Row, algo_id: str, steps: int, seconds: int) -> Cell:
-    cell = Cell(row, algo_id, overrides := SMALL.get(algo_id, {}))
+    cell, small = Cell(row, algo_id), SMALL.get(algo_id, {})
     algo, losses, phase, start = None, set(), "make", time.monotonic()
     saw = lambda _, metrics: losses.update(k for k, v in metrics.items() if k.startswith("losses/")
                                            and isinstance(v, float) and math.isfinite(v))
     try:
         try:  # the inner finally stops the alarm before any handler below runs
             signal.alarm(seconds)
-            algo = algorithms.make(algo_id, row.env_id, num_envs=2, seed=0, env_kwargs=row.kwargs, **overrides)
+            algo = algorithms.make(algo_id, row.env_id, num_envs=2, seed=0, env_kwargs=row.kwargs, **small)
             phase = "learn"
             algo.learn(steps, saw)
             phase = "predict"
@@ -206,19 +203,20 @@ def short(cell: Cell, note=None) -> str:
         text = f"refused: {kind.group(1) + ' actions' if kind else cell.code}"
     if note and cell.status in ("refused", "env raised", "TRACEBACK"):
         message = cell.message.replace(cell.row.env_id, "ENV").replace(f"'{cell.algo}'", "'ALGO'")
+        message = re.sub(r"\d+ agents \([^)]*\)", "N agents", message)  # one note for every agent count
         text += " " + note(f"{cell.status}: {message}".replace("|", "\\|"))
     return text
 
 
 def write_markdown(path: Path, rows: list[Row], cells: dict, algos: list[str], args, took: float) -> None:
+    regen = f" --steps {args.steps} --seconds {args.seconds}"
     counts = ", ".join(f"{sum(c.status == s for c in cells.values())} {s}" for s in STATUSES)
     small = "; ".join(f"`{a}` " + ", ".join(f"{k}={v} (default {getattr(algorithms.ALGORITHMS[a].config_cls, k)})"
                                               for k, v in o.items()) for a, o in SMALL.items() if a in algos)
     lines = ["# Compatibility: environments x bundled algorithms", "",
              f"Generated by `benchmarks/compat_matrix.py` on {datetime.date.today()} on a 2-core CPU machine (one "
              f"torch thread, {args.memory_gb:g} GB address-space cap), {len(cells)} cells in {took / 60:.0f} min. "
-             f"Regenerate with", "", f"    .venv/bin/python -m benchmarks.compat_matrix --steps {args.steps} "
-             f"--seconds {args.seconds}", "",
+             "Regenerate with", "", "    .venv/bin/python -m benchmarks.compat_matrix" + regen, "",
              f"Each cell is `algorithms.make(ALGO, ENV, num_envs=2, seed=0, env_kwargs=...)`, `.learn({args.steps})` "
              "(env steps summed over the 2 copies), then `predict` on a fresh copy of the env, its actions checked "
              f"against the action space and mask and stepped once; in one process, {args.seconds} s per cell.", "",
@@ -228,18 +226,21 @@ def write_markdown(path: Path, rows: list[Row], cells: dict, algos: list[str], a
              "- **no update**: it ran the budget without a single finite loss (warm-up not reached).",
              f"- **slow: N steps**: the {args.seconds} s ran out after N env steps; not a failure.",
              "- **env raised [n]**: the environment itself raised (`EnvError`).",
-             "- **TRACEBACK [n]**: anything else (or `predict` failing after training): a bug.",
+             "- **TRACEBACK [n]**: anything else (or `predict` failing after training): a bug. An allocation failure "
+             f"(MemoryError, can't allocate memory) means more than the {args.memory_gb:g} GB cap.",
              "- A row of —: the env did not build here, or is PettingZoo's stand-in for an old version.", "",
              f"Small settings, only where the defaults make no update within {args.steps} steps: {small or 'none'}. "
              "The other algorithms run with their defaults, the envs with theirs except the keyword arguments in "
              f"the row (magent2: `map_size={MAGENT_MAP_SIZE}`, battlefield 46, to keep it fast).", "",
-             f"Totals: {counts}.", ""]
+             f"Totals: {counts}.", "", "TRACEBACK cells (bugs):", ""]
+    lines += ([f"- {c.row.label} x `{c.algo}`: {c.message}" for c in cells.values() if c.status == "TRACEBACK"]
+              or ["- none"]) + [""]
     for family in dict.fromkeys(r.family for r in rows):
         members = [(i, r) for i, r in enumerate(rows) if r.family == family]
-        prefixes = "`, `".join(sorted({r.env_id.partition(":")[0] for _, r in members}))
+        prefixes = ", ".join(f"`{p}:NAME`" for p in sorted({r.env_id.partition(":")[0] for _, r in members}))
         notes: dict[str, int] = {}
         note = lambda text: f"[{notes.setdefault(text, len(notes) + 1)}]"
-        lines += [f"## {family} (`{prefixes}:NAME`)", "", "| env | " + " | ".join(algos) + " |",
+        lines += [f"## {family} ({prefixes})", "", "| env | " + " | ".join(algos) + " |",
                   "|---" * (len(algos) + 1) + "|"]
         for i, r in members:
             problem = note(r.problem) if r.problem.startswith("not built") else r.problem
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (int(args.memory_gb * 2**30), resource.getrlimit(resource.RLIMIT_AS)[1]))
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
-    signal.signal(signal.SIGALRM, ring)
+    signal.signal(signal.SIGALRM, CellTimeout.ring)
     keep = lambda text, filt: not filt or any(s in text for s in filt.split(","))
     algos = [a for a in algorithms.ALGORITHMS if keep(a, args.algorithms)]
     rows = [r for r in discover() if keep(r.env_id, args.envs)]
