@@ -70,6 +70,12 @@ def handles_errors(fn: F) -> F:
             raise fail(MARLError("io-error", f"{error.strerror or error}{where}",
                                  "check the path and its permissions; `marl --debug ...` shows the traceback"),
                        code=1) from None
+        except MemoryError as error:
+            if DEBUG["on"]:
+                raise
+            raise fail(MARLError("out-of-memory", f"ran out of memory ({error or 'MemoryError'})",
+                                 "make observations smaller (--env-kwarg obs_resize=HxW for images), use fewer env "
+                                 "copies (--num-envs) or lower --set buffer_size / batch_steps"), code=1) from None
         except Exception as error:  # an env or a user's code that raises: one message, not a traceback
             if DEBUG["on"]:
                 raise

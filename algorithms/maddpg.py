@@ -26,6 +26,7 @@ from algorithms.errors import MARLError
 from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_non_negative, require_positive,
                              require_unit_interval)
 from algorithms.core.distributions import to_env_actions
+from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics, team_returns
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
@@ -180,6 +181,10 @@ class MADDPG(Algorithm):
             else list(range(n))
         critic_x = info.state_dim if config.critic_input == "state" else n * info.obs_dim
         id_dim = n if config.share_actors else 0
+        # First layers' weights: every critic reads every agent's observation; x4 for targets and Adam's moments.
+        first = (len(set(self.team_of)) * (critic_x + n * a) + len(set(actor_groups)) * (info.obs_dim + id_dim))
+        require_fits("MADDPG's actors and critics", 16 * first * config.hidden_size,
+                     "make observations smaller (--env-kwarg obs_resize=HxW for images) or lower --set hidden_size")
         self.actor = group_mlp(info.obs_dim + id_dim, config.hidden_size, a, config.layers, actor_groups,
                                last_bound=3e-3).to(device)  # small last layer: near-zero first actions (DDPG)
         self.critic = group_mlp(critic_x + n * a, config.hidden_size, 1, config.layers, self.team_of).to(device)

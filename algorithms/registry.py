@@ -12,6 +12,7 @@ from pathlib import Path
 
 from algorithms.base import Algorithm, AlgorithmConfig, apply_overrides, check_env_supported
 from algorithms.core.env_registry import EnvSpec, make_vec_env
+from algorithms.core.memory import is_allocation_failure
 from algorithms.core.policy_file import read_policy
 from algorithms.core.run_dir import CHECKPOINT, RunSpec, read_spec, require_checkpoint
 from algorithms.core.seeding import seed_everything
@@ -96,7 +97,15 @@ def make(algo_id: str, env: str | VecEnv, config: AlgorithmConfig | None = None,
     check_env_supported(entry.config_cls, algo_id, env.info, ALGORITHMS)
     config = apply_overrides(config or entry.config_cls(), overrides, source="make()")
     services = {"load_policy": load_policy_source} if entry.loads_policies else {}
-    algo = entry.algorithm_cls(config, env, torch.device(device), **services)
+    try:
+        algo = entry.algorithm_cls(config, env, torch.device(device), **services)
+    except (MemoryError, RuntimeError) as err:
+        if not is_allocation_failure(err):
+            raise
+        raise MARLError("too-large", f"{algo_id}'s networks and buffers for '{env.info.env_id}' do not fit in memory "
+                        f"({type(err).__name__}: {str(err).splitlines()[0][:160]})",
+                        "make observations smaller (--env-kwarg obs_resize=HxW for images), or lower --set "
+                        "buffer_size / hidden_size") from None
     algo.algo_id = algo_id
     if fresh:
         algo.begin(env.reset(seed=seed))

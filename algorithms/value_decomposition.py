@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Algorithm, Callback
+from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.mixers import make_mixer
 from algorithms.core.networks import AgentLinear, ImageLayout, Torso, image_layout
@@ -52,6 +53,11 @@ class ValueDecomposition(Algorithm):
     def __init__(self, config: ValueDecompositionConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)
         info, n, cfg = self.info, self.info.n_agents, config
+        per_step = n * info.obs_dim * np.dtype(info.obs_dtype).itemsize + 4 * (info.state_dim + 2 * n)
+        require_fits(f"{cfg.buffer_size:,} episodes of up to {cfg.max_episode_len} steps in replay",
+                     cfg.buffer_size * (cfg.max_episode_len + 1) * per_step,
+                     "lower --set buffer_size (or max_episode_len), or make observations smaller "
+                     "(--env-kwarg obs_resize=HxW for images)")
         id_dim = n if cfg.agent_id_input else 0
         self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
                                image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)

@@ -102,3 +102,13 @@ def test_every_algorithm_trains_on_images_or_refuses_clearly(algo_id):
     algo.learn(64)
     actions, _ = algo.act(algo.envs.reset(seed=1), algo.initial_memory(2), True)
     assert np.asarray(actions).shape[:2] == (2, 2)
+
+
+@pytest.mark.parametrize("algo_id", ["maddpg", "qmix"])
+def test_buffers_that_cannot_fit_in_memory_are_refused_up_front(algo_id):
+    pytest.importorskip("pettingzoo.butterfly")
+    # pistonball_v6 unresized: 20 agents x 457 x 120 x 3 pixels; a default-sized replay would need terabytes.
+    with pytest.raises(MARLError) as caught:
+        algorithms.make(algo_id, "pettingzoo.butterfly:pistonball_v6", env_kwargs={"continuous": False},
+                        num_envs=1, seed=0)
+    assert caught.value.code == "too-large" and "obs_resize" in caught.value.hint

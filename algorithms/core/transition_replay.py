@@ -6,10 +6,12 @@ The buffer saves only its filled rows, so a checkpoint early in training stays s
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 
+from algorithms.core.memory import require_fits
 from algorithms.core.tensors import to_tensor
 
 
@@ -25,6 +27,9 @@ class TransitionReplay:
         if capacity < 1:
             raise ValueError(f"replay capacity must be positive, got {capacity}")
         self.capacity, self.fields, self.device = capacity, dict(fields), device
+        row = sum(math.prod(spec.shape) * torch.empty((), dtype=spec.dtype).element_size() for spec in fields.values())
+        require_fits(f"the replay buffer ({capacity:,} transitions of {row:,} bytes)", capacity * row,
+                     "lower --set buffer_size, or make observations smaller (--env-kwarg obs_resize=HxW for images)")
         # torch.empty: pages are only touched when written, so a large capacity costs nothing up front.
         self.data = {name: torch.empty((capacity, *spec.shape), dtype=spec.dtype, device=device)
                      for name, spec in self.fields.items()}
