@@ -73,7 +73,7 @@ def test_image_options_on_an_env_without_images_are_refused():
 
 
 def test_pistonball_builds_with_preprocessing():
-    pytest.importorskip("pettingzoo.butterfly")
+    pytest.importorskip("pymunk")  # pettingzoo[butterfly]: pistonball_v6 needs it
     envs = make_vec_env("pettingzoo.butterfly:pistonball_v6", {"obs_resize": "64x16", "obs_grayscale": True,
                                                                 "continuous": False}, 1)
     assert envs.info.n_agents == 20 and envs.info.obs_image == (64, 16, 1)
@@ -106,7 +106,7 @@ def test_every_algorithm_trains_on_images_or_refuses_clearly(algo_id):
 
 @pytest.mark.parametrize("algo_id", ["maddpg", "qmix"])
 def test_buffers_that_cannot_fit_in_memory_are_refused_up_front(algo_id):
-    pytest.importorskip("pettingzoo.butterfly")
+    pytest.importorskip("pymunk")  # pettingzoo[butterfly]: pistonball_v6 needs it
     # pistonball_v6 unresized: 20 agents x 457 x 120 x 3 pixels; a default-sized replay would need terabytes.
     with pytest.raises(MARLError) as caught:
         algorithms.make(algo_id, "pettingzoo.butterfly:pistonball_v6", env_kwargs={"continuous": False},
