@@ -278,10 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()  # algorithms hold reference cycles: free the cell's networks and buffers before the next
             rss = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**30
             print(f"    {a:18} {short(c):28} {c.seconds:6.1f} s {rss:5.1f} GB  {c.message[:150]}", flush=True)
+        if args.json:  # after every row, so that an interrupted run keeps what it did
+            args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows],
+                                             "cells": [asdict(c) for c in cells.values()]}, indent=1))
     write_markdown(args.out, rows, cells, algos, args, took := time.monotonic() - start)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows],
-                                         "cells": [asdict(c) for c in cells.values()]}, indent=1))
     print(f"\nwrote {args.out} ({len(cells)} cells, {took / 60:.1f} min)\n\nnot built or deprecated: "
           f"{sum(bool(r.problem) for r in rows)}")
     print("".join(f"  {r.env_id} {r.kwargs or ''}: {r.problem}\n" for r in rows if r.problem), end="")
