@@ -8,7 +8,9 @@ Rows:
 - `mpe2:simple_spread_v3` with N agents: the PettingZoo env stepped directly (random actions, as unchecked as our
   trainers build it) against the same env behind the adapter (core/pettingzoo_vec_env.py, 1 copy).
 - `magent2.environments:battle_v4` (hundreds of agents, agents die): the same comparison at two map sizes.
-For the adapter rows: microseconds per agent-step raw and through the adapter, and the adapter's share of the time.
+For the adapter rows: microseconds per agent-step raw and through the adapter, and the adapter's share of the time;
+also raw stepping plus one concatenation of the observations into an array (the least any learner must do with
+them), and the adapter's share beyond that floor.
 Single-threaded; the machine is shared and noisy, so absolute figures are indicative and ratios come from one run.
 """
 from __future__ import annotations
@@ -46,15 +48,18 @@ def raw_vs_adapter(env_id: str, kwargs: dict, seconds: float) -> dict:
     n_actions = np.array([env.action_space(a).n for a in env.possible_agents])
     index = {a: i for i, a in enumerate(env.possible_agents)}
 
-    def raw_step() -> int:  # random actions drawn at once, as the adapter's caller does
+    def raw_step(gather: bool = False) -> int:  # random actions drawn at once, as the adapter's caller does
         live = list(env.agents)
         actions = (rng.random(len(n_actions)) * n_actions).astype(np.int64).tolist()
-        env.step({a: actions[index[a]] for a in live})
+        observations = env.step({a: actions[index[a]] for a in live})[0]
+        if gather:  # the least any learner must do: the observations in one array
+            np.concatenate([np.ravel(o) for o in observations.values()])
         if not env.agents:
             env.reset()
         return len(live)
 
     raw = timed(raw_step, seconds)
+    floor = timed(lambda: raw_step(gather=True), seconds)
     envs = make_vec_env(env_id, kwargs, 1)
     envs.request_state(False)  # as for IPPO, VDN, IQL: the env's state() is not computed
     envs.reset(seed=0)
@@ -67,9 +72,12 @@ def raw_vs_adapter(env_id: str, kwargs: dict, seconds: float) -> dict:
 
     ours = timed(adapter_step, seconds)
     us_raw, us_ours = 1e6 * raw[2] / raw[1], 1e6 * ours[2] / ours[1]
+    us_floor = 1e6 * floor[2] / floor[1]
     return {"agents": n, "raw_steps_per_s": raw[0] / raw[2], "adapter_steps_per_s": ours[0] / ours[2],
             "us_per_agent_step_raw": us_raw, "us_per_agent_step_adapter": us_ours,
-            "adapter_share": (us_ours - us_raw) / us_ours}
+            "us_per_agent_step_gathered": us_floor,
+            "adapter_share": (us_ours - us_raw) / us_ours,
+            "adapter_share_beyond_gather": (us_ours - us_floor) / us_ours}
 
 
 def batched(n: int, seconds: float, copies: int = 16) -> dict:
@@ -106,7 +114,9 @@ def main() -> None:
         r = raw_vs_adapter(env_id, kwargs, args.seconds)
         print(f"  {env_id} {kwargs}: {r['agents']} agents; raw {r['raw_steps_per_s']:8,.1f} steps/s "
               f"({r['us_per_agent_step_raw']:.2f} us), adapter {r['adapter_steps_per_s']:8,.1f} steps/s "
-              f"({r['us_per_agent_step_adapter']:.2f} us); adapter share {100 * r['adapter_share']:.0f}%")
+              f"({r['us_per_agent_step_adapter']:.2f} us); adapter share {100 * r['adapter_share']:.0f}%; "
+              f"raw + observations gathered into one array {r['us_per_agent_step_gathered']:.2f} us, "
+              f"adapter share beyond that {100 * r['adapter_share_beyond_gather']:.0f}%")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,22 @@ def test_agents_that_leave_early_are_masked_until_the_episode_ends():
     assert returns.tolist() == [5.0, 2.0, 5.0] and length == 5
 
 
+@pytest.mark.parametrize("reversed_dicts", [False, True])
+def test_rows_follow_agents_whatever_the_dict_order(reversed_dicts):
+    envs = make_vec_env("tests.fixtures.envs:early_exit_env", {"reversed_dicts": reversed_dicts}, num_envs=1)
+    envs.reset(seed=0)
+    for t in range(1, 4):
+        step = envs.step(np.zeros((1, 3), np.int64))
+        obs, reward = step.obs[0], step.reward[0]
+        assert obs[0].tolist() == pytest.approx([t / 10, 0]) and obs[2].tolist() == pytest.approx([t / 10, 2])
+        if t <= 2:  # runner_1 still reported (its last step is t = 2)
+            assert obs[1].tolist() == pytest.approx([t / 10, 1]) and reward.tolist() == [1, 1, 1]
+            assert step.terminated[0].tolist() == [False, t == 2, False]
+        else:  # gone: a zero row, no reward, masked
+            assert obs[1].tolist() == [0, 0] and reward.tolist() == [1, 0, 1]
+            assert step.alive[0].tolist() == [True, False, True]
+
+
 def test_mappo_trains_with_an_agent_leaving_early():
     from algorithms import make
     envs = make_vec_env("tests.fixtures.envs:early_exit_env", {}, num_envs=2)

@@ -15,12 +15,15 @@ from algorithms.errors import MARLError
 def blank_rows(info: EnvInfo) -> tuple[np.ndarray, np.ndarray]:
     """Zero observations [N, obs_dim] and the action mask [N, action_dim] before any agent is written:
     an agent's real actions are open unless the env sends masks (then its observation opens them)."""
-    n = info.n_agents
-    obs = np.zeros((n, info.obs_dim), info.obs_dtype)
-    mask = np.zeros((n, info.action_dim), bool)
-    for i, size in enumerate(info.action_sizes):
-        mask[i, :size] = not info.has_action_mask or info.action_kind == "continuous"
-    return obs, mask
+    obs = np.zeros((info.n_agents, info.obs_dim), info.obs_dtype)
+    return obs, blank_mask(info)
+
+
+def blank_mask(info: EnvInfo) -> np.ndarray:
+    """The action mask before any agent is written: each agent's real actions open, unless the env masks."""
+    opened = not info.has_action_mask or info.action_kind == "continuous"
+    # One vectorised comparison, not a loop over agents (hundreds of them on MAgent-style envs).
+    return (np.arange(info.action_dim) < np.asarray(info.action_sizes)[:, None]) & opened
 
 
 def write_obs(info: EnvInfo, i: int, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray,

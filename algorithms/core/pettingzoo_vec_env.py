@@ -15,7 +15,7 @@ from gymnasium import spaces
 from gymnasium.utils import EzPickle
 from pettingzoo.utils.env import ParallelEnv
 
-from algorithms.core.observation_rows import blank_rows, concatenated_state, write_info_mask, write_obs
+from algorithms.core.observation_rows import blank_mask, concatenated_state, write_info_mask, write_obs
 from algorithms.core.vec_env import EnvInfo, Step
 from algorithms.errors import EnvError, MARLError
 
@@ -121,6 +121,9 @@ class _Adapter:
         # Plain array observations of the full padded size: written in one vectorised copy, not agent by agent
         # (with hundreds of agents the per-agent Python work would cost more than the env's own step).
         self.in_order = list(range(info.n_agents))
+        self.all_agents = list(info.agents)
+        self.mask0 = blank_mask(info)
+        self.zero_obs = np.zeros(info.obs_dim, info.obs_dtype)
         self.plain_obs = all(isinstance(env.observation_space(a), spaces.Box) and size == info.obs_dim
                              for a, size in zip(info.agents, info.obs_sizes))
 
@@ -145,7 +148,11 @@ class _Adapter:
         return np.asarray(action[: self.info.action_sizes[i]], np.float32)
 
     def _blank(self):
-        return blank_rows(self.info)
+        return np.zeros((self.info.n_agents, self.info.obs_dim), self.info.obs_dtype), self.mask0.copy()
+
+    def _rows_of(self, agents: list) -> list[int]:
+        """Row indices of these agents; every agent in order (the common case) is one C-level comparison."""
+        return self.in_order if agents == self.all_agents else [self.index[a] for a in agents]
 
     def _write_obs(self, agent: str, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray, info: Any = None) -> None:
         write_obs(self.info, self.index[agent], raw, obs_row, mask_row, info)
@@ -161,43 +168,48 @@ class ParallelAdapter(_Adapter):
         return self._rows(observations, infos)
 
     def _rows(self, observations: dict, infos: Any, terminal: bool = False):
-        obs, mask = self._blank()
+        mask = self.mask0.copy()
         alive = np.zeros(self.info.n_agents, bool)
         infos = infos if isinstance(infos, dict) else {}
-        live = set(self.env.agents)
-        rows = [self.index[a] for a in observations]
-        alive[rows] = [a in live for a in observations]
+        agents = list(observations)
+        rows = self._rows_of(agents)
+        if agents == self.env.agents:
+            alive[rows] = True
+        else:
+            live = set(self.env.agents)
+            alive[rows] = [a in live for a in agents]
         if self.plain_obs and observations:
             values = list(observations.values())
+            if rows is not self.in_order:  # absent agents read a zero row; one copy below, not a scatter after it
+                full = [self.zero_obs.reshape(np.shape(values[0]))] * self.info.n_agents
+                for i, value in zip(rows, values):
+                    full[i] = value
+                values = full
             dtype = self.info.obs_dtype
-            block = (np.concatenate(values, dtype=dtype) if np.ndim(values[0]) else
-                     np.asarray(values, dtype)).reshape(len(rows), -1)
-            if len(rows) == self.info.n_agents and rows == self.in_order:
-                obs = block  # every agent, in order: the block is the row (no second copy)
-            else:
-                obs[rows] = block
+            obs = (np.concatenate(values, dtype=dtype) if np.ndim(values[0]) else
+                   np.asarray(values, dtype)).reshape(self.info.n_agents, -1)
             if self.info.has_action_mask:
                 for agent, i in zip(observations, rows):
                     write_info_mask(self.info, i, infos.get(agent), mask)
         else:
+            obs = self._blank()[0]
             for agent, raw in observations.items():
                 self._write_obs(agent, raw, obs, mask, infos.get(agent))
         return obs, self._state(obs, terminal), mask, alive, alive.copy()
 
     def step(self, actions: np.ndarray):
-        live = list(self.env.agents)
-        rows = [self.index[a] for a in live]
+        live = list(self.env.agents)  # a copy: the env removes agents that finish during the step
+        rows = self._rows_of(live)
         if self.info.action_kind == "discrete":  # one conversion for all agents, not one per agent
-            values = actions.tolist()
-            joint = {a: values[i] for a, i in zip(live, rows)}
+            joint = dict(zip(live, (actions if rows is self.in_order else actions[rows]).tolist()))
         else:
             joint = {a: self._env_action(i, actions[i]) for a, i in zip(live, rows)}
         observations, rewards, terms, truncs, infos = self._call("step", self.env.step, joint)
         n = self.info.n_agents
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
-        reward[rows] = [rewards.get(a, 0.0) for a in live]
-        term[rows] = [terms.get(a, False) for a in live]
-        trunc[rows] = [truncs.get(a, False) for a in live]
+        reward[rows] = _per_agent(rewards, live, 0.0)
+        term[rows] = _per_agent(terms, live, False)
+        trunc[rows] = _per_agent(truncs, live, False)
         self.returns += reward
         self.length += 1
         done = not self.env.agents
@@ -376,6 +388,14 @@ def _blank_instance(cls):
 
 def _set_attributes(obj, state: dict) -> None:
     obj.__dict__.update(state)
+
+
+def _per_agent(values: dict, live: list, default) -> list:
+    """values[a] for every live agent: the dict's own order where it matches (the usual case, read at C speed),
+    else looked up agent by agent (missing ones get `default`)."""
+    if len(values) == len(live) and list(values) == live:
+        return list(values.values())
+    return [values.get(a, default) for a in live]
 
 
 def _stack(rows: list[tuple], i: int) -> np.ndarray:
