@@ -37,6 +37,10 @@ __all__ = ["ValueDecomposition", "ValueDecompositionConfig", "QMIXConfig", "QPLE
 # The agent network: agents are a tensor axis; inputs [..., N, features] -> utilities [..., N, A]
 
 
+REPLAY_HINT = ("lower --set buffer_size (or max_episode_len), or make observations smaller "
+               "(--env-kwarg obs_resize=HxW for images)")
+
+
 class AgentQNet(nn.Module):
     def __init__(self, in_features: int, cfg: ValueDecompositionConfig, n_actions: int, n_agents: int,
                  image: ImageLayout | None = None):
@@ -53,11 +57,12 @@ class ValueDecomposition(Algorithm):
     def __init__(self, config: ValueDecompositionConfig, envs: VecEnv, device: torch.device):
         super().__init__(config, envs, device)
         info, n, cfg = self.info, self.info.n_agents, config
+        # Episode lengths are unknown until episodes end: refuse now only what cannot fit even with one-step
+        # episodes (and the episode being built on each copy); the stored episodes are projected as they come.
         per_step = n * info.obs_dim * np.dtype(info.obs_dtype).itemsize + 4 * (info.state_dim + 2 * n)
-        require_fits(f"{cfg.buffer_size:,} episodes of up to {cfg.max_episode_len} steps in replay",
-                     cfg.buffer_size * (cfg.max_episode_len + 1) * per_step,
-                     "lower --set buffer_size (or max_episode_len), or make observations smaller "
-                     "(--env-kwarg obs_resize=HxW for images)")
+        require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
+                     (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
+        self.next_memory_check = 16
         id_dim = n if cfg.agent_id_input else 0
         self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
                                image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)
@@ -176,12 +181,22 @@ class ValueDecomposition(Algorithm):
                 for episode in self.builder.finish(close, after):
                     self.replay.add(episode)
                     self.stored += 1
+                self._check_replay_memory()
             self.memory = self.reset_memory(self.memory, nxt.episode_end)
             self.last = nxt
             finished += nxt.finished
         self.env_steps += self.config.rollout_steps * self.envs.num_envs
         self.episodes += len(finished)
         return finished
+
+    def _check_replay_memory(self) -> None:
+        """Whether `buffer_size` episodes like those stored so far fit in memory: checked at 16 stored episodes
+        and again each time the count doubles until the buffer is full (episodes may grow as agents learn)."""
+        stored = len(self.replay)
+        if stored >= min(self.next_memory_check, self.config.buffer_size):
+            require_fits(f"{self.config.buffer_size:,} episodes in replay like the {stored:,} stored so far",
+                         self.replay.projected_bytes(), REPLAY_HINT)
+            self.next_memory_check = 2 * stored if stored < self.config.buffer_size else float("inf")
 
     # ------------------------------------------------------------------ the TD update
 

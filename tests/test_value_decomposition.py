@@ -265,3 +265,22 @@ def test_resume_continues_exactly(tmp_path):
     assert runner.invoke(app, ["train", "--resume", str(tmp_path / "split"), "--steps", "300"]).exit_code == 0
     straight, split = ((tmp_path / n / "metrics.csv").read_text() for n in ("straight", "split"))
     assert straight == split and len(straight.splitlines()) == 7  # header + 6 iterations of 50 steps
+
+
+def test_replay_that_will_not_fit_is_refused_once_episodes_show_their_size(monkeypatch):
+    """The up-front check cannot know episode lengths; the stored episodes are projected to a full buffer."""
+    import algorithms.core.memory as memory
+
+    algo, envs = _algo("vdn", num_envs=2)
+    per_episode = None
+    while len(algo.replay) < 2:
+        algo.collect()
+    per_episode = algo.replay.projected_bytes() / algo.config.buffer_size
+    # A machine where a full buffer of such episodes takes more than 3/4 of memory, but 16 of them do not.
+    monkeypatch.setattr(memory, "physical_memory", lambda: int(per_episode * algo.config.buffer_size / 2))
+    fresh, _ = _algo("vdn", num_envs=2)  # the up-front check passes: one-step episodes would fit
+    with pytest.raises(MARLError) as caught:
+        for _ in range(20):
+            fresh.collect()
+    assert caught.value.code == "too-large" and "stored so far" in str(caught.value)
+    assert "buffer_size" in caught.value.hint and len(fresh.replay) >= 16

@@ -46,6 +46,13 @@ class EpisodeReplay:
         self.next_slot = (self.next_slot + 1) % self.capacity
         self.added += 1
 
+    def projected_bytes(self) -> int:
+        """Memory the buffer will hold once full, if later episodes are like the ones stored so far."""
+        if not self.episodes:
+            return 0
+        stored = sum(a.nbytes for episode in self.episodes for a in episode.values())
+        return int(stored / len(self.episodes) * self.capacity)
+
     def probabilities(self) -> np.ndarray:
         """[len] sampling probability of each stored episode (uniform unless recency-prioritised)."""
         if not self.episodes:
