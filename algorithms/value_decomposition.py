@@ -62,7 +62,7 @@ class ValueDecomposition(Algorithm):
         per_step = n * info.obs_dim * np.dtype(info.obs_dtype).itemsize + 4 * (info.state_dim + 2 * n)
         require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
                      (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
-        self.next_memory_check = 16
+        self.next_memory_check = 1
         id_dim = n if cfg.agent_id_input else 0
         self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
                                image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)
@@ -190,7 +190,7 @@ class ValueDecomposition(Algorithm):
         return finished
 
     def _check_replay_memory(self) -> None:
-        """Whether `buffer_size` episodes like those stored so far fit in memory: checked at 16 stored episodes
+        """Whether `buffer_size` episodes like those stored so far fit in memory: checked at the first stored episode
         and again each time the count doubles until the buffer is full (episodes may grow as agents learn)."""
         stored = len(self.replay)
         if stored >= min(self.next_memory_check, self.config.buffer_size):

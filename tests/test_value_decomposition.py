@@ -276,11 +276,11 @@ def test_replay_that_will_not_fit_is_refused_once_episodes_show_their_size(monke
     while len(algo.replay) < 2:
         algo.collect()
     per_episode = algo.replay.projected_bytes() / algo.config.buffer_size
-    # A machine where a full buffer of such episodes takes more than 3/4 of memory, but 16 of them do not.
+    # A machine where a full buffer of such episodes takes more than 3/4 of memory.
     monkeypatch.setattr(memory, "physical_memory", lambda: int(per_episode * algo.config.buffer_size / 2))
     fresh, _ = _algo("vdn", num_envs=2)  # the up-front check passes: one-step episodes would fit
     with pytest.raises(MARLError) as caught:
         for _ in range(20):
             fresh.collect()
     assert caught.value.code == "too-large" and "stored so far" in str(caught.value)
-    assert "buffer_size" in caught.value.hint and len(fresh.replay) >= 16
+    assert "buffer_size" in caught.value.hint and len(fresh.replay) <= 2  # refused with the first episodes (2 copies)
