@@ -2,8 +2,8 @@
 import typer
 
 from advisor.console import DEBUG
-from advisor.commands import (advise_cmd, algorithms_cmd, compare_cmd, eval_cmd, inspect_cmd, plot_cmd,
-                             rules_cmd, scaffold_cmd, train_cmd)
+from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, compare_cmd, eval_cmd, inspect_cmd,
+                             plot_cmd, rules_cmd, scaffold_cmd, train_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -30,6 +30,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.command("scaffold")(scaffold_cmd.scaffold)
 app.command("plot")(plot_cmd.plot)
 app.command("compare")(compare_cmd.compare)
+app.command("benchmark")(benchmark_cmd.benchmark)
 
 if __name__ == "__main__":
     app()

@@ -154,9 +154,6 @@ class _Adapter:
         """Row indices of these agents; every agent in order (the common case) is one C-level comparison."""
         return self.in_order if agents == self.all_agents else [self.index[a] for a in agents]
 
-    def _write_obs(self, agent: str, raw: Any, obs_row: np.ndarray, mask_row: np.ndarray, info: Any = None) -> None:
-        write_obs(self.info, self.index[agent], raw, obs_row, mask_row, info)
-
 
 class ParallelAdapter(_Adapter):
     """A PettingZoo ParallelEnv: every live agent acts at every step."""
@@ -194,7 +191,7 @@ class ParallelAdapter(_Adapter):
         else:
             obs = self._blank()[0]
             for agent, raw in observations.items():
-                self._write_obs(agent, raw, obs, mask, infos.get(agent))
+                write_obs(self.info, self.index[agent], raw, obs, mask, infos.get(agent))
         return obs, self._state(obs, terminal), mask, alive, alive.copy()
 
     def step(self, actions: np.ndarray):
@@ -231,7 +228,8 @@ class TurnBasedAdapter(_Adapter):
         alive = np.zeros(self.info.n_agents, bool)
         infos = getattr(self.env, "infos", None) or {}
         for agent in self.env.agents:
-            self._write_obs(agent, self._call("observe", self.env.observe, agent), obs, mask, infos.get(agent))
+            write_obs(self.info, self.index[agent], self._call("observe", self.env.observe, agent), obs, mask,
+                      infos.get(agent))
             alive[self.index[agent]] = True
         active = np.zeros_like(alive)
         if self.env.agents:
@@ -391,11 +389,8 @@ def _set_attributes(obj, state: dict) -> None:
 
 
 def _per_agent(values: dict, live: list, default) -> list:
-    """values[a] for every live agent: the dict's own order where it matches (the usual case, read at C speed),
-    else looked up agent by agent (missing ones get `default`)."""
-    if len(values) == len(live) and list(values) == live:
-        return list(values.values())
-    return [values.get(a, default) for a in live]
+    """values[a] for every live agent: the dict's own order where it matches (at C speed), else looked up."""
+    return list(values.values()) if list(values) == live else [values.get(a, default) for a in live]
 
 
 def _stack(rows: list[tuple], i: int) -> np.ndarray:

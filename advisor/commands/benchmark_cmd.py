@@ -1,0 +1,99 @@
+"""`marl benchmark SPEC.yaml`: a grid of algorithms x envs x seeds, one run directory per trial, statistics over
+seeds (mean, interquartile mean, 95% bootstrap CI)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from advisor.console import console, handles_errors
+from advisor.errors import AdvisorError
+from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
+from algorithms.training.benchmark_spec import load_spec, trials, validate
+
+SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
+{env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default)
+and eval_episodes (32)."""
+
+
+@handles_errors
+def benchmark(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Benchmark spec (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Benchmark directory (default runs/benchmark-SPECNAME). "
+                                       "Re-running into it skips finished trials and resumes interrupted ones."),
+    workers: int = typer.Option(1, "--workers", help="Trials run side by side in local processes (one torch thread "
+                                "each). 1: one after another in this process."),
+    as_json: bool = typer.Option(False, "--json", help="Print the trials and the summary as JSON."),
+) -> None:
+    """Train every algorithm on every env for every seed, then report per (algorithm, env) the mean, the
+    interquartile mean and its 95% bootstrap confidence interval over seeds."""
+    if workers < 1:
+        raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
+    spec = load_spec(spec_path)
+    validate(spec)  # every algorithm x env built once: nothing runs on a bad spec
+    root = out or Path("runs") / f"benchmark-{spec_path.stem}"
+    claim_bench_dir(root, spec, spec_path.read_text(encoding="utf-8"))
+    grid = trials(spec)
+    done = sum(trial_status(t, root) == "done" for t in grid)
+    say = console.print if not as_json else (lambda *a, **k: None)
+    say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
+        f"{len(grid)} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else ""))
+    out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json)
+    if as_json:
+        print(json.dumps(out_data, indent=2))
+        return
+    _print_summary(out_data)
+    console.print(f"results: {root / 'results.json'}, {root / 'summary.md'}")
+
+
+def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool) -> dict[str, Any]:
+    counts = {"done": done, "failed": 0, "running": 0}
+    columns = [TextColumn("[bold blue]benchmark"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+    steps_total = (total - done) * spec.steps
+    progress = {"steps": {}, "start": time.monotonic()}
+    with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
+        task = bar.add_task("trials", total=max(steps_total, 1), status="")
+
+        def refresh() -> None:
+            bar.update(task, completed=sum(progress["steps"].values()),
+                       status=f"{counts['done']}/{total} done, {counts['running']} running, {counts['failed']} failed")
+
+        def on_event(event: dict[str, Any]) -> None:
+            trial = event["trial"]
+            if event["event"] == "start":
+                counts["running"] += 1
+            elif event["event"] == "iteration":
+                progress["steps"][trial.key] = min(event["env_steps"], spec.steps)
+            else:
+                counts["running"] -= 1
+                counts["done" if event["status"] == "done" else "failed"] += 1
+                progress["steps"][trial.key] = spec.steps
+                if event["status"] == "failed" and not quiet:
+                    bar.console.print(f"[red]failed[/]: {trial.algorithm.name} / {trial.env.name} / seed "
+                                      f"{trial.seed}: {event['error']}")
+            refresh()
+
+        refresh()
+        return run_benchmark(spec, root, workers, on_event)
+
+
+def _print_summary(out: dict[str, Any]) -> None:
+    table = Table(title="return per agent over seeds")
+    for column in ("algorithm", "env", "n", "mean", "IQM", "95% CI (IQM)"):
+        table.add_column(column)
+    for s in out["summary"]:
+        table.add_row(s["algorithm"], s["env"], str(s["n"]), f"{s['mean']:.3f}", f"{s['iqm']:.3f}",
+                      f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]")
+    console.print(table)
+    failed = [t for t in out["trials"] if t["status"] == "failed"]
+    if failed:
+        console.print(f"[red]{len(failed)} trial(s) failed[/]; re-run the same command to retry them")
+
+
+benchmark.__doc__ += "\n\n" + SPEC_HELP  # shown by --help

@@ -1,0 +1,163 @@
+"""`marl benchmark`: spec validation, trials into one directory, skip and resume on re-run, a failing trial
+recorded while the others go on, local workers, and the statistics over seeds."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from algorithms.core.statistics import bootstrap_ci, iqm, summarise
+from algorithms.errors import MARLError
+from algorithms.training.benchmark_spec import parse_spec, validate
+
+runner = CliRunner()
+SMALLEST = {"algorithms": ["vdn", "qmix"], "envs": ["matrix:climbing"], "seeds": [0, 1], "steps": 300}
+
+
+def write_spec(tmp_path, data, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def bench(tmp_path, spec_path, *extra):
+    return runner.invoke(app, ["benchmark", str(spec_path), "--out", str(tmp_path / "bench"), "--json", *extra])
+
+
+# --- statistics -------------------------------------------------------------------------------------------
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert iqm([1, 2, 3, 4]) == 2.5                    # one cut from each end of four
+    assert iqm([0, 10, 10, 10, 10, 10, 10, 100]) == 10  # two cut from each end of eight
+    assert iqm([3.0, 5.0]) == 4.0                       # fewer than four: nothing to cut
+
+
+def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
+    rng = np.random.default_rng(0)
+    spread = rng.normal(0, 1, 10)
+    lo, hi = bootstrap_ci(spread, iqm)
+    assert lo <= iqm(spread) <= hi and hi - lo > 0.1
+    assert bootstrap_ci([2.0, 2.0, 2.0], iqm) == (2.0, 2.0)
+    tight = bootstrap_ci(spread / 100, iqm)
+    assert tight[1] - tight[0] < (hi - lo) / 50
+    s = summarise([1.0, 2.0, 3.0, 4.0])
+    assert s["n"] == 4 and s["mean"] == 2.5 and s["iqm"] == 2.5 and s["ci95"][0] <= 2.5 <= s["ci95"][1]
+
+
+# --- the spec ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"algoritms": ["vdn"]}, "did you mean 'algorithms'"),
+    ({"seeds": "4-1"}, "ends before it starts"),
+    ({"seeds": [0, 0]}, "repeat a seed"),
+    ({"steps": 0}, "'steps' must be an integer of at least 1"),
+    ({"algorithms": [{"algorithm": "vdn", "sett": {}}]}, "did you mean 'set'"),
+    ({"algorithms": ["vdn", {"algorithm": "vdn"}]}, "share a name"),
+    ({"envs": []}, "non-empty list"),
+])
+def test_structural_errors_are_one_message(change, needle):
+    with pytest.raises(MARLError, match=needle):
+        parse_spec({**SMALLEST, **change})
+
+
+def test_seed_ranges_and_named_entries():
+    spec = parse_spec({**SMALLEST, "seeds": "0-4", "algorithms": [{"algorithm": "qmix", "set": {"lr": 1e-3},
+                                                                   "name": "qmix-fast"}],
+                       "envs": [{"env": "mpe2:simple_spread_v3", "env_kwargs": {"N": 2}}]})
+    assert spec.seeds == [0, 1, 2, 3, 4] and spec.algorithms[0].name == "qmix-fast"
+    assert spec.envs[0].name == "simple_spread_v3" and spec.envs[0].env_kwargs == {"N": 2}
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"algorithms": ["vdm"]}, "unknown-algorithm"),
+    ({"envs": ["matrix:climbin"]}, None),
+    ({"algorithms": [{"algorithm": "vdn", "set": {"lrr": 1}}]}, "unknown-config-key"),
+    ({"algorithms": [{"algorithm": "vdn", "set": {"lr": "fast"}}]}, "bad-config-value"),
+    ({"algorithms": ["nash_q"], "envs": [{"env": "mpe2:simple_spread_v3", "env_kwargs": {"N": 3}}]}, "not-two-player"),
+])
+def test_semantic_errors_stop_the_benchmark_before_anything_runs(tmp_path, change, code):
+    with pytest.raises(MARLError) as caught:
+        validate(parse_spec({**SMALLEST, **change}))
+    assert code is None or caught.value.code == code
+    result = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, **change}))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "bench").exists()
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+
+def test_the_smallest_spec_runs_skips_when_rerun_and_resumes_an_interrupted_trial(tmp_path):
+    spec = write_spec(tmp_path, SMALLEST)
+    result = bench(tmp_path, spec)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(t["algorithm"], t["seed"], t["status"]) for t in out["trials"]] == [
+        ("vdn", 0, "done"), ("vdn", 1, "done"), ("qmix", 0, "done"), ("qmix", 1, "done")]
+    assert all(set(t) >= {"algorithm", "env", "seed", "status", "run_dir", "return"} for t in out["trials"])
+    assert [(s["algorithm"], s["env"], s["n"]) for s in out["summary"]] == [("vdn", "climbing", 2), ("qmix", "climbing", 2)]
+    for s in out["summary"]:
+        returns = [t["return"] for t in out["trials"] if t["algorithm"] == s["algorithm"]]
+        assert s["mean"] == pytest.approx(np.mean(returns)) and s["ci95"][0] <= s["iqm"] <= s["ci95"][1]
+    assert (tmp_path / "bench" / "summary.md").read_text().count("| climbing |") == 2
+
+    # Re-run: every trial is skipped (nothing is rewritten).
+    finished = tmp_path / "bench" / "vdn" / "climbing" / "seed-0" / "eval.json"
+    stamp = finished.stat().st_mtime_ns
+    again = bench(tmp_path, spec)
+    assert again.exit_code == 0 and json.loads(again.stdout) == out and finished.stat().st_mtime_ns == stamp
+
+    # A trial stopped after its checkpoint but before its evaluation is resumed, not restarted.
+    interrupted = tmp_path / "bench" / "qmix" / "climbing" / "seed-1"
+    (interrupted / "eval.json").unlink()
+    metrics = (interrupted / "metrics.csv").read_text()
+    resumed = bench(tmp_path, spec)
+    assert resumed.exit_code == 0 and json.loads(resumed.stdout) == out
+    assert (interrupted / "metrics.csv").read_text() == metrics and finished.stat().st_mtime_ns == stamp
+
+
+def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
+    data = {**SMALLEST, "algorithms": ["vdn"],
+            "envs": ["matrix:climbing", {"env": "tests.fixtures.envs:raising_env", "env_kwargs": {"fail_at": 40},
+                                         "name": "raising"}]}
+    result = bench(tmp_path, write_spec(tmp_path, data))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    status = {(t["env"], t["seed"]): t["status"] for t in out["trials"]}
+    assert status == {("climbing", 0): "done", ("climbing", 1): "done", ("raising", 0): "failed", ("raising", 1): "failed"}
+    failed = [t for t in out["trials"] if t["status"] == "failed"]
+    assert all("the simulator lost its state" in t["error"] for t in failed)
+    assert [s["env"] for s in out["summary"]] == ["climbing"]
+    assert "Failed trials" in (tmp_path / "bench" / "summary.md").read_text()
+
+
+def test_a_directory_from_another_spec_is_refused(tmp_path):
+    assert bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["vdn"]})).exit_code == 0
+    other = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["iql"]}, "other.yaml"))
+    assert other.exit_code == 2 and "different spec" in other.output
+
+
+def test_workers_give_the_same_results_as_one_process(tmp_path):
+    data = {**SMALLEST, "algorithms": ["vdn"]}
+    one = bench(tmp_path / "a", write_spec(tmp_path, data))
+    two = runner.invoke(app, ["benchmark", str(write_spec(tmp_path, data, "same.yaml")), "--out",
+                              str(tmp_path / "b"), "--json", "--workers", "2"])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    returns = lambda r: [t["return"] for t in json.loads(r.stdout)["trials"]]
+    assert returns(one) == returns(two)
+
+
+def test_the_example_spec_is_valid():
+    from pathlib import Path
+
+    from algorithms.training.benchmark_spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "benchmark_smallest.yaml")
+    validate(spec)
+    assert [a.name for a in spec.algorithms] == ["vdn", "qmix"] and spec.seeds == [0, 1]
