@@ -2,6 +2,7 @@
 seeds (mean, interquartile mean, 95% bootstrap CI)."""
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from pathlib import Path
@@ -43,7 +44,12 @@ def benchmark(
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
         f"{len(grid)} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else ""))
-    out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json)
+    try:
+        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json)
+    except KeyboardInterrupt:
+        console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
+                      f"their checkpoints (`marl benchmark {spec_path} --out {root}`)", highlight=False)
+        raise typer.Exit(code=130) from None
     if as_json:
         print(json.dumps(out_data, indent=2))
         return
@@ -96,4 +102,4 @@ def _print_summary(out: dict[str, Any]) -> None:
         console.print(f"[red]{len(failed)} trial(s) failed[/]; re-run the same command to retry them")
 
 
-benchmark.__doc__ += "\n\n" + SPEC_HELP  # shown by --help
+benchmark.__doc__ = inspect.cleandoc(benchmark.__doc__) + "\n\n" + SPEC_HELP  # shown by --help
