@@ -10,11 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from advisor.errors import AdvisorError, did_you_mean
+from algorithms import ALGORITHMS, make_config
+from algorithms.base import config_to_dict
 from algorithms.training.run import RunSpec, read_spec
 
-# Two-sided 95% Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-       12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042}
+
+def t95(dof: int) -> float:
+    """The two-sided 95% Student-t quantile for `dof` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
 
 
 @dataclass
@@ -26,8 +31,17 @@ class Run:
     evaluation: dict | None         # eval.json, if training finished
 
     @property
+    def settings(self) -> list[str]:
+        """What sets this run apart from the algorithm's defaults: env keyword arguments and every config field
+        that differs from today's default (runs that differ here are not seeds of one experiment)."""
+        defaults = config_to_dict(make_config(self.spec.algo)) if self.spec.algo in ALGORITHMS else {}
+        changed = [f"{k}={v}" for k, v in sorted(self.spec.config.items()) if k in defaults and defaults[k] != v]
+        return [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())] + changed
+
+    @property
     def label(self) -> str:
-        return f"{self.spec.algo} on {self.spec.env}"
+        settings = self.settings
+        return f"{self.spec.algo} on {self.spec.env}" + (f" [{', '.join(settings)}]" if settings else "")
 
 
 def load_run(path: Path) -> Run:
@@ -72,7 +86,8 @@ class Curve:
 
 
 def aggregate(runs: list[Run], metric: str, points: int = 100) -> list[Curve]:
-    """One curve per algorithm-and-env group: the runs (seeds) interpolated onto a shared step grid over
+    """One curve per group of runs with the same algorithm, env, env kwargs and config fields (`Run.label`): the
+    runs (seeds) interpolated onto a shared step grid over
     the range all of them cover, then mean and a 95% Student-t confidence band across runs."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
@@ -93,8 +108,7 @@ def aggregate(runs: list[Run], metric: str, points: int = 100) -> list[Curve]:
         mean = values.mean(axis=0)
         n = len(members)
         if n > 1:
-            t = T95[max(k for k in T95 if k <= n - 1)]
-            half = t * values.std(axis=0, ddof=1) / math.sqrt(n)
+            half = t95(n - 1) * values.std(axis=0, ddof=1) / math.sqrt(n)
         else:
             half = np.zeros_like(mean)
         curves.append(Curve(f"{label} ({n} run{'s' if n > 1 else ''})", grid, mean, mean - half, mean + half, n))
@@ -111,6 +125,7 @@ def summary(run: Run) -> dict[str, float | str]:
     # Wall time as the sum of each iteration's duration, so the time before a resume counts too.
     wall = np.diff(steps, prepend=0.0) / sps if sps.size == steps.size else np.array([math.nan])
     return {"run": str(run.path), "algo": run.spec.algo, "env": run.spec.env, "seed": run.spec.seed,
+            "settings": ", ".join(run.settings),
             "env_steps": float(run.columns["env_steps"][-1]), "final_return": float(final),
             "return_source": "eval.json" if run.evaluation else "last training episodes",
             "steps_per_s": float(np.nanmean(sps)) if sps.size else math.nan,

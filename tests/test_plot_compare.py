@@ -75,3 +75,23 @@ def test_bad_inputs_give_clear_errors(runs, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and needle in result.output, result.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_runs_with_different_settings_are_not_merged_into_one_band(runs, tmp_path):
+    other = tmp_path / "mappo-lr"
+    spec = RunSpec("mappo", "mpe2:simple_spread_v3", {"N": 2}, steps=100, seed=0, num_envs=2, device="cpu",
+                   checkpoint_every=10**9, eval_episodes=1, config={"rollout_steps": 25, "epochs": 1, "lr": 1e-3})
+    Trainer.create(spec, other).train()
+    curves = aggregate([load_run(p) for p in runs["mappo"]] + [load_run(other)], "losses/entropy")
+    labels = sorted(c.label for c in curves)
+    assert len(curves) == 2 and [c.runs for c in sorted(curves, key=lambda c: c.label)] == [1, 3]
+    assert "N=2" in labels[0] and "lr=0.001" in labels[0] and "lr=" not in labels[1] and "epochs=1" in labels[1]
+    result = runner.invoke(app, ["compare", str(other), "--json"])
+    assert "lr=0.001" in json.loads(result.output)[0]["settings"]
+
+
+def test_the_t_quantile_is_exact_for_any_degrees_of_freedom():
+    from advisor.curves import t95
+
+    assert t95(1) == pytest.approx(12.706, abs=1e-3) and t95(4) == pytest.approx(2.776, abs=1e-3)
+    assert t95(40) == pytest.approx(2.021, abs=1e-3)  # not the table's 2.042 nor 1.96

@@ -16,17 +16,19 @@ def compare(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories written by `marl train`."),
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Compare runs: final per-agent return (eval.json when training finished), env steps/s, wall time."""
+    """Compare runs: final per-agent return (eval.json when training finished), env steps/s, wall time, and the
+    settings (env kwargs, config fields off their defaults) that set each run apart."""
     rows = [summary(load_run(path)) for path in run_dirs]
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="Runs")
-    for column in ("run", "algo", "env", "seed", "env steps", "final return", "steps/s", "wall time"):
-        table.add_column(column, justify="right" if column not in ("run", "algo", "env") else "left", overflow="fold")
+    for column in ("run", "algo", "env", "settings", "seed", "env steps", "final return", "steps/s", "wall time"):
+        table.add_column(column, justify="right" if column not in ("run", "algo", "env", "settings") else "left",
+                         overflow="fold")
     for r in rows:
         source = "" if r["return_source"] == "eval.json" else " *"
-        table.add_row(r["run"], r["algo"], r["env"], str(r["seed"]), f"{r['env_steps']:,.0f}",
+        table.add_row(r["run"], r["algo"], r["env"], r["settings"] or "defaults", str(r["seed"]), f"{r['env_steps']:,.0f}",
                       f"{r['final_return']:.2f}{source}", f"{r['steps_per_s']:,.0f}", f"{r['wall_time_s']:.0f} s")
     console.print(table)
     if any(r["return_source"] != "eval.json" for r in rows):
