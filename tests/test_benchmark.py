@@ -161,3 +161,19 @@ def test_the_example_spec_is_valid():
     spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "benchmark_smallest.yaml")
     validate(spec)
     assert [a.name for a in spec.algorithms] == ["vdn", "qmix"] and spec.seeds == [0, 1]
+
+
+def test_marl_train_seeds_runs_one_benchmark_over_the_seeds(tmp_path):
+    out = tmp_path / "seeds"
+    argv = ["train", "vdn", "--env", "matrix:climbing", "--steps", "300", "--seeds", "0,2", "--set", "lr=0.001",
+            "--out", str(out)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "vdn" / "climbing").iterdir()) == ["seed-0", "seed-2"]
+    config = yaml.safe_load((out / "vdn" / "climbing" / "seed-2" / "config.yaml").read_text())
+    assert config["seed"] == 2 and config["config"]["lr"] == 0.001
+    results = json.loads((out / "results.json").read_text())
+    assert [t["status"] for t in results["trials"]] == ["done", "done"] and results["summary"][0]["n"] == 2
+    assert runner.invoke(app, argv).exit_code == 0  # re-run: both seeds skipped
+    bad = runner.invoke(app, ["train", "--resume", str(out), "--seeds", "0-1"])
+    assert bad.exit_code == 2 and "--seeds needs ALGO" in bad.output

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+import yaml
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from advisor.console import console, handles_errors
 from advisor.errors import AdvisorError
 from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
-from algorithms.training.benchmark_spec import load_spec, trials, validate
+from algorithms.training.benchmark_spec import load_spec, parse_spec, trials, validate
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
 {env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default)
@@ -55,6 +57,29 @@ def benchmark(
         return
     _print_summary(out_data)
     console.print(f"results: {root / 'results.json'}, {root / 'summary.md'}")
+
+
+def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, num_envs: int, eval_episodes: int,
+                overrides: dict[str, Any], out: Optional[Path], workers: int) -> None:
+    """`marl train ALGO --env ENV --seeds 0-4`: a one-algorithm, one-env benchmark over the seeds."""
+    if workers < 1:
+        raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
+    text = seeds.strip()
+    if re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
+        seed_list: Any = [int(s) for s in text.split(",")]
+    else:
+        seed_list = text  # a range like 0-4, or something the spec parser explains
+    data = {"algorithms": [{"algorithm": algo, "set": overrides}], "envs": [{"env": env, "env_kwargs": env_kwargs}],
+            "seeds": seed_list, "steps": steps, "num_envs": num_envs, "eval_episodes": eval_episodes}
+    spec = parse_spec(data)
+    validate(spec)
+    root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
+    claim_bench_dir(root, spec, yaml.safe_dump(data, sort_keys=False))
+    console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
+    out_data = _run_with_progress(spec, root, workers, len(spec.seeds),
+                                  sum(trial_status(t, root) == "done" for t in trials(spec)), quiet=False)
+    _print_summary(out_data)
+    console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N  (marl plot them together)")
 
 
 def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool) -> dict[str, Any]:

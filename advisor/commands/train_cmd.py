@@ -13,6 +13,7 @@ from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from advisor.cli_options import parse_set_options
 from advisor.cli_options import parse_env_kwargs
+from advisor.commands.benchmark_cmd import train_seeds
 from algorithms.training.run import RunSpec, Trainer, default_run_dir
 
 
@@ -51,8 +52,19 @@ def train(
                                          "(and after every 60 s of training, so a run killed early can resume)."),
     eval_episodes: int = typer.Option(32, "--eval-episodes", help="Episodes for the evaluation written to eval.json."),
     threads: int = typer.Option(1, "--threads", help="Torch CPU threads (small networks are fastest on 1; results depend on it)."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds ('0-4' or '0,2,5') as one benchmark "
+                                        "(`marl benchmark`): a run directory per seed under --out (default "
+                                        "runs/ALGO-ENV-seeds-FIRST-LAST), statistics over seeds; re-run to resume."),
+    workers: int = typer.Option(1, "--workers", help="With --seeds: seeds trained side by side in local processes."),
 ) -> None:
     """Train ALGO on ENV, logging to a run directory (metrics.csv, TensorBoard, checkpoints, eval.json)."""
+    if seeds is not None:
+        if resume is not None or algo is None or env is None:
+            raise AdvisorError("bad-option", "--seeds needs ALGO and --env (not --resume): re-running the same "
+                               "command resumes its seeds")
+        overrides = {**_config_file(config), **parse_set_options(set_)}
+        return train_seeds(algo, env, parse_env_kwargs(env_kwarg), seeds, 100_000 if steps is None else steps,
+                           0 if num_envs is None else num_envs, eval_episodes, overrides, out, workers)
     if resume is not None:
         if algo or env:
             raise AdvisorError("bad-resume", "--resume takes the algorithm and env from the run directory",
