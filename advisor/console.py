@@ -11,6 +11,7 @@ from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from advisor.errors import MARLError
 
@@ -38,9 +39,10 @@ F = TypeVar("F", bound=Callable)
 
 def fail(error: MARLError, code: int = 2) -> "typer.Exit":
     """Print one clear message (no traceback) and return the Exit to raise."""
-    err_console.print(f"[bold red]error[/] [dim]\\[{error.code}][/]: {error.message}", highlight=False)
+    # Messages and hints are plain text: `pip install "marl-advisor[envs]"` must not be read as rich markup.
+    err_console.print(f"[bold red]error[/] [dim]\\[{error.code}][/]: {escape(error.message)}", highlight=False)
     if error.hint:
-        err_console.print(f"  hint: {error.hint}", highlight=False)
+        err_console.print(f"  hint: {escape(error.hint)}", highlight=False)
     return typer.Exit(code=code)
 
 

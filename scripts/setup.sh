@@ -16,4 +16,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 echo "setup: installing marl-advisor and its dependencies"
 # envs: Level-Based Foraging and the Multi-Robot Warehouse, which tests/test_gymma.py exercises.
-"${PIP[@]}" install -e ".[test,envs]"
+"${PIP[@]}" install -e ".[test,envs,ray]"

@@ -177,3 +177,24 @@ def test_marl_train_seeds_runs_one_benchmark_over_the_seeds(tmp_path):
     assert runner.invoke(app, argv).exit_code == 0  # re-run: both seeds skipped
     bad = runner.invoke(app, ["train", "--resume", str(out), "--seeds", "0-1"])
     assert bad.exit_code == 2 and "--seeds needs ALGO" in bad.output
+
+
+def test_ray_runs_each_trial_as_a_task_with_the_same_results(tmp_path):
+    pytest.importorskip("ray")
+    data = {**SMALLEST, "algorithms": ["vdn"]}
+    local = bench(tmp_path / "a", write_spec(tmp_path, data))
+    on_ray = runner.invoke(app, ["benchmark", str(write_spec(tmp_path, data, "ray.yaml")), "--out",
+                                 str(tmp_path / "r"), "--json", "--ray"])
+    assert local.exit_code == 0 and on_ray.exit_code == 0, on_ray.output
+    trials = json.loads(on_ray.stdout)["trials"]
+    assert [t["return"] for t in trials] == [t["return"] for t in json.loads(local.stdout)["trials"]]
+    assert all(t["run_dir"].startswith(str((tmp_path / "r").resolve())) for t in trials)
+
+
+def test_ray_options_are_checked_and_a_missing_ray_is_one_message(tmp_path, monkeypatch):
+    spec = write_spec(tmp_path, {**SMALLEST, "algorithms": ["vdn"], "seeds": [0]})
+    both = bench(tmp_path, spec, "--ray", "--workers", "2")
+    assert both.exit_code == 2 and "--workers is for local processes" in both.output
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # as if Ray were not installed
+    missing = bench(tmp_path, spec, "--ray")
+    assert missing.exit_code == 2 and "marl-advisor[ray]" in missing.output and "Traceback" not in missing.output

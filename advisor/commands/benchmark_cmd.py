@@ -20,8 +20,8 @@ from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_
 from algorithms.training.benchmark_spec import load_spec, parse_spec, trials, validate
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
-{env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default)
-and eval_episodes (32)."""
+{env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default),
+eval_episodes (32) and cpus_per_trial (1: the CPUs Ray reserves for a trial)."""
 
 
 @handles_errors
@@ -31,12 +31,21 @@ def benchmark(
                                        "Re-running into it skips finished trials and resumes interrupted ones."),
     workers: int = typer.Option(1, "--workers", help="Trials run side by side in local processes (one torch thread "
                                 "each). 1: one after another in this process."),
+    ray: bool = typer.Option(False, "--ray", help="Run each trial as a Ray task on a Ray started for this run "
+                             "(all local CPUs; needs pip install \"marl-advisor[ray]\")."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run on an existing Ray cluster (`ray start "
+                                              "--head` on one machine, `ray start --address HEAD:6379` on the others); "
+                                              "--out must then be on storage every node mounts."),
     as_json: bool = typer.Option(False, "--json", help="Print the trials and the summary as JSON."),
 ) -> None:
     """Train every algorithm on every env for every seed, then report per (algorithm, env) the mean, the
     interquartile mean and its 95% bootstrap confidence interval over seeds."""
     if workers < 1:
         raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
+    if (ray or ray_address) and workers != 1:
+        raise AdvisorError("bad-option", "--workers is for local processes; with --ray the cluster's CPUs decide",
+                           "drop --workers, or set cpus_per_trial in the spec")
+    address = ray_address or ("local" if ray else None)
     spec = load_spec(spec_path)
     validate(spec)  # every algorithm x env built once: nothing runs on a bad spec
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
@@ -47,7 +56,7 @@ def benchmark(
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
         f"{len(grid)} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else ""))
     try:
-        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json)
+        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address)
     except KeyboardInterrupt:
         console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
                       f"their checkpoints (`marl benchmark {spec_path} --out {root}`)", highlight=False)
@@ -82,7 +91,8 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N  (marl plot them together)")
 
 
-def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool) -> dict[str, Any]:
+def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool,
+                       ray_address: Optional[str] = None) -> dict[str, Any]:
     counts = {"done": done, "failed": 0, "running": 0}
     columns = [TextColumn("[bold blue]benchmark"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
@@ -111,7 +121,7 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
             refresh()
 
         refresh()
-        return run_benchmark(spec, root, workers, on_event)
+        return run_benchmark(spec, root, workers, on_event, ray_address)
 
 
 def _print_summary(out: dict[str, Any]) -> None:

@@ -54,11 +54,9 @@ def run_trial(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Calla
     except KeyboardInterrupt:
         raise
     except Exception as err:  # one trial's failure (an env that raises, a bad setting) is recorded, not fatal
-        code = err.code if isinstance(err, MARLError) else "failed"
-        message = str(err) if isinstance(err, MARLError) else f"{type(err).__name__}: {err}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run_dir / ERROR_FILE, json.dumps({"code": code, "message": message}).encode())
-        return {"status": "failed", "error": message}
+        if isinstance(err, MARLError):
+            return record_failure(trial, root, err.code, str(err))
+        return record_failure(trial, root, "failed", f"{type(err).__name__}: {err}")
 
 
 def _worker(trial: Trial, spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
@@ -83,12 +81,17 @@ def claim_bench_dir(root: Path, spec: BenchmarkSpec, raw_spec: str) -> None:
     atomic_write_bytes(saved, raw_spec.encode())
 
 
-def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: Progress | None = None) -> dict:
-    """Every unfinished trial, then the results. `progress(event)` hears trial starts and ends (and, run in
-    this process, every training iteration)."""
+def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: Progress | None = None,
+                  ray_address: str | None = None) -> dict:
+    """Every unfinished trial, then the results: in this process (workers=1), on `workers` local processes, or
+    on Ray (ray_address: "local" starts a Ray for this run, else the address of a running cluster).
+    `progress(event)` hears trial starts and ends (and, run in this process, every training iteration)."""
     report = progress or (lambda event: None)
     todo = [t for t in trials(spec) if trial_status(t, root) != "done"]
-    if workers <= 1:
+    root = root.resolve()  # worker processes and Ray tasks may start elsewhere
+    if ray_address is not None:
+        _on_ray(todo, spec, root, ray_address, report)
+    elif workers <= 1:
         for trial in todo:
             report({"event": "start", "trial": trial})
             outcome = run_trial(trial, spec, root, lambda metrics, sps, t=trial: report(
@@ -97,24 +100,77 @@ def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: P
     else:
         # spawn: a fresh interpreter per worker (torch and forked threads do not mix)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            running: dict[Any, Trial] = {}  # future -> trial
-            queue = list(todo)
-            try:
-                while queue or running:
-                    while queue and len(running) < workers:
-                        trial = queue.pop(0)
-                        running[pool.submit(_worker, trial, spec, root)] = trial
-                        report({"event": "start", "trial": trial})
-                    finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        trial = running.pop(future)
-                        report({"event": "end", "trial": trial, **future.result()})
-            except KeyboardInterrupt:
-                for future in running:
-                    future.cancel()
+            def finished(futures):
+                done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+                return [(f, f.result) for f in done]
+
+            def cancel(futures):
                 pool.shutdown(wait=False, cancel_futures=True)
-                raise
+
+            _drive(todo, spec, root, workers, lambda t: pool.submit(_worker, t, spec, root), finished, cancel, report)
     return results(spec, root)
+
+
+def _drive(todo: list[Trial], spec: BenchmarkSpec, root: Path, capacity: int, submit: Callable,
+           finished: Callable, cancel: Callable, report: Progress) -> None:
+    """Keep `capacity` trials in flight on an executor until all are done. `submit(trial)` returns a handle,
+    `finished(handles)` the (handle, get_result) pairs that ended, `cancel(handles)` stops the rest (Ctrl-C).
+    A worker that dies (killed, out of memory) fails its trial, not the benchmark."""
+    running: dict[Any, Trial] = {}
+    queue = list(todo)
+    try:
+        while queue or running:
+            while queue and len(running) < capacity:
+                trial = queue.pop(0)
+                running[submit(trial)] = trial
+                report({"event": "start", "trial": trial})
+            for handle, get in finished(list(running)):
+                trial = running.pop(handle)
+                try:
+                    outcome = get()
+                except Exception as err:  # the worker itself died
+                    outcome = record_failure(trial, root, "worker-died", f"{type(err).__name__}: {err}")
+                report({"event": "end", "trial": trial, **outcome})
+    except KeyboardInterrupt:
+        cancel(list(running))
+        raise
+
+
+def _on_ray(todo: list[Trial], spec: BenchmarkSpec, root: Path, address: str, report: Progress) -> None:
+    """One Ray task per trial with `cpus_per_trial` CPUs; as many in flight as the cluster has CPUs for. Trials
+    write their run directories under `root`: on a multi-node cluster it must be storage every node mounts."""
+    try:
+        import ray
+    except ImportError:
+        raise MARLError("missing-ray", "--ray needs Ray, which is not installed",
+                        'pip install "marl-advisor[ray]"') from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=None if address == "local" else address, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        capacity = max(1, int(ray.cluster_resources().get("CPU", 1) // spec.cpus_per_trial))
+        remote = ray.remote(num_cpus=spec.cpus_per_trial)(_worker)
+
+        def finished(refs):
+            done, _ = ray.wait(refs, num_returns=1, timeout=1.0)
+            return [(r, lambda r=r: ray.get(r)) for r in done]
+
+        def cancel(refs):
+            for ref in refs:
+                ray.cancel(ref, force=True)
+
+        _drive(todo, spec, root, capacity, lambda t: remote.remote(t, spec, root), finished, cancel, report)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def record_failure(trial: Trial, root: Path, code: str, message: str) -> dict[str, Any]:
+    run_dir = trial.run_dir(root)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run_dir / ERROR_FILE, json.dumps({"code": code, "message": message}).encode())
+    return {"status": "failed", "error": message}
 
 
 def results(spec: BenchmarkSpec, root: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@
     steps: 2000
     num_envs: 0                      # optional: 0 = each algorithm's default copy count
     eval_episodes: 32                # optional
+    cpus_per_trial: 1                # optional: the CPUs Ray reserves for each trial (--ray)
 
 Every trial is one `marl train` run (one RunSpec) in its own directory under the benchmark directory."""
 from __future__ import annotations
@@ -21,7 +22,7 @@ from algorithms.core.run_dir import RunSpec
 from algorithms.errors import MARLError, did_you_mean
 from algorithms.registry import get_entry, make, make_config
 
-TOP_KEYS = {"algorithms", "envs", "seeds", "steps", "num_envs", "eval_episodes"}
+TOP_KEYS = {"algorithms", "envs", "seeds", "steps", "num_envs", "eval_episodes", "cpus_per_trial"}
 LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -47,6 +48,7 @@ class BenchmarkSpec:
     steps: int
     num_envs: int = 0
     eval_episodes: int = 32
+    cpus_per_trial: int = 1
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ def parse_spec(data: Any) -> BenchmarkSpec:
             raise _bad(f"two entries of '{what}' share a name ({', '.join(names)})",
                        "give each a distinct 'name'")
     return BenchmarkSpec(algorithms, envs, _seeds(data.get("seeds")), _positive_int(data, "steps", None),
-                         _positive_int(data, "num_envs", 0, minimum=0), _positive_int(data, "eval_episodes", 32))
+                         _positive_int(data, "num_envs", 0, minimum=0), _positive_int(data, "eval_episodes", 32),
+                         _positive_int(data, "cpus_per_trial", 1))
 
 
 def load_spec(path: Path) -> BenchmarkSpec:
