@@ -31,12 +31,26 @@ class Run:
     evaluation: dict | None         # eval.json, if training finished
 
     @property
+    def config_changes(self) -> list[str]:
+        """Every config field that differs from today's default, as key=value."""
+        defaults = config_to_dict(make_config(self.spec.algo)) if self.spec.algo in ALGORITHMS else {}
+        return [f"{k}={v}" for k, v in sorted(self.spec.config.items()) if k in defaults and defaults[k] != v]
+
+    @property
     def settings(self) -> list[str]:
         """What sets this run apart from the algorithm's defaults: env keyword arguments and every config field
         that differs from today's default (runs that differ here are not seeds of one experiment)."""
-        defaults = config_to_dict(make_config(self.spec.algo)) if self.spec.algo in ALGORITHMS else {}
-        changed = [f"{k}={v}" for k, v in sorted(self.spec.config.items()) if k in defaults and defaults[k] != v]
-        return [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())] + changed
+        return [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())] + self.config_changes
+
+    @property
+    def algorithm_label(self) -> str:
+        changes = self.config_changes
+        return self.spec.algo + (f" [{', '.join(changes)}]" if changes else "")
+
+    @property
+    def env_label(self) -> str:
+        kwargs = [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())]
+        return self.spec.env + (f" [{', '.join(kwargs)}]" if kwargs else "")
 
     @property
     def label(self) -> str:
@@ -85,6 +99,22 @@ class Curve:
     runs: int
 
 
+def aligned(members: list[Run], metric: str, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """The runs' `metric` interpolated onto one env-step grid over the range all of them cover: grid [points],
+    values [runs, points]."""
+    series = []
+    for run in members:
+        steps, values = run.columns["env_steps"], run.columns[metric]
+        keep = ~np.isnan(values)
+        if keep.sum() == 0:
+            raise AdvisorError("no-metrics", f"{run.path}: column '{metric}' has no values yet")
+        series.append((steps[keep], values[keep]))
+    start = max(s[0] for s, _ in series)
+    end = min(s[-1] for s, _ in series)
+    grid = np.linspace(start, end, points) if end > start else np.array([end])
+    return grid, np.stack([np.interp(grid, s, v) for s, v in series])
+
+
 def aggregate(runs: list[Run], metric: str, points: int = 100) -> list[Curve]:
     """One curve per group of runs with the same algorithm, env, env kwargs and config fields (`Run.label`): the
     runs (seeds) interpolated onto a shared step grid over
@@ -94,17 +124,7 @@ def aggregate(runs: list[Run], metric: str, points: int = 100) -> list[Curve]:
         groups.setdefault(run.label, []).append(run)
     curves = []
     for label, members in groups.items():
-        series = []
-        for run in members:
-            steps, values = run.columns["env_steps"], run.columns[metric]
-            keep = ~np.isnan(values)
-            if keep.sum() == 0:
-                raise AdvisorError("no-metrics", f"{run.path}: column '{metric}' has no values yet")
-            series.append((steps[keep], values[keep]))
-        start = max(s[0] for s, _ in series)
-        end = min(s[-1] for s, _ in series)
-        grid = np.linspace(start, end, points) if end > start else np.array([end])
-        values = np.stack([np.interp(grid, s, v) for s, v in series])  # [runs, points]
+        grid, values = aligned(members, metric, points)
         mean = values.mean(axis=0)
         n = len(members)
         if n > 1:

@@ -198,3 +198,32 @@ def test_ray_options_are_checked_and_a_missing_ray_is_one_message(tmp_path, monk
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # as if Ray were not installed
     missing = bench(tmp_path, spec, "--ray")
     assert missing.exit_code == 2 and "marl-advisor[ray]" in missing.output and "Traceback" not in missing.output
+
+
+# --- reports ----------------------------------------------------------------------------------------------
+
+
+def test_probability_of_improvement_and_performance_profile():
+    from algorithms.core.statistics import performance_profile, probability_of_improvement
+
+    assert probability_of_improvement([3, 4], [1, 2]) == 1.0
+    assert probability_of_improvement([1, 2], [3, 4]) == 0.0
+    assert probability_of_improvement([1, 3], [2, 2]) == 0.5 and probability_of_improvement([2], [2]) == 0.5
+    assert performance_profile([0.1, 0.5, 0.9, 1.0], [0.0, 0.5, 0.95]).tolist() == [1.0, 0.5, 0.25]
+
+
+def test_benchmark_writes_a_report_and_marl_report_reads_any_run_directories(tmp_path):
+    result = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0, 1]}))
+    assert result.exit_code == 0, result.output
+    report_dir = tmp_path / "bench" / "report"
+    assert {p.name for p in report_dir.iterdir()} == {"report.json", "report.md", "curves.png", "profile.png"}
+    assert (report_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    again = runner.invoke(app, ["report", str(tmp_path / "bench"), "--out", str(tmp_path / "rep"), "--json"])
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert sorted((s["algorithm"], s["n"]) for s in data["summary"]) == [("qmix", 2), ("vdn", 2)]
+    (pair,) = data["probability_of_improvement"]
+    assert {pair["x"], pair["y"]} == {"qmix", "vdn"} and 0.0 <= pair["p_x_beats_y"] <= 1.0
+    assert set(data["performance_profile"]["fraction_above"]) == {"qmix", "vdn"}
+    missing = runner.invoke(app, ["report", str(tmp_path / "nothing-here")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

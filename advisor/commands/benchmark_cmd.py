@@ -16,6 +16,8 @@ from rich.table import Table
 
 from advisor.console import console, handles_errors
 from advisor.errors import AdvisorError
+from advisor.report import find_runs
+from advisor.report import write as write_report
 from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
 from algorithms.training.benchmark_spec import load_spec, parse_spec, trials, validate
 
@@ -61,11 +63,19 @@ def benchmark(
         console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
                       f"their checkpoints (`marl benchmark {spec_path} --out {root}`)", highlight=False)
         raise typer.Exit(code=130) from None
+    _write_report(out_data, root)
     if as_json:
         print(json.dumps(out_data, indent=2))
         return
     _print_summary(out_data)
-    console.print(f"results: {root / 'results.json'}, {root / 'summary.md'}")
+    console.print(f"results: {root / 'results.json'}, {root / 'summary.md'}; plots and more statistics: {root / 'report'}")
+
+
+def _write_report(out_data: dict[str, Any], root: Path) -> None:
+    """report/ in the benchmark directory (marl report's output) over the trials that finished."""
+    finished = [Path(t["run_dir"]) for t in out_data["trials"] if t["status"] == "done"]
+    if finished:
+        write_report(find_runs(finished), root / "report")
 
 
 def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, num_envs: int, eval_episodes: int,
@@ -87,8 +97,9 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
     out_data = _run_with_progress(spec, root, workers, len(spec.seeds),
                                   sum(trial_status(t, root) == "done" for t in trials(spec)), quiet=False)
+    _write_report(out_data, root)
     _print_summary(out_data)
-    console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N  (marl plot them together)")
+    console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N; curves and statistics: {root / 'report'}")
 
 
 def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool,

@@ -33,3 +33,27 @@ def summarise(values: Sequence[float], seed: int = 0) -> dict[str, object]:
     """mean, IQM, the 95% bootstrap interval of the IQM, and n."""
     lo, hi = bootstrap_ci(values, iqm, seed=seed)
     return {"mean": float(np.mean(values)), "iqm": iqm(values), "ci95": [lo, hi], "n": len(values)}
+
+
+def probability_of_improvement(x: Sequence[float], y: Sequence[float]) -> float:
+    """P(X > Y): the chance that a run of X beats a run of Y, ties counting half (the Mann-Whitney U statistic
+    over n x m pairs, as Agarwal et al. 2021 compute it per task)."""
+    a, b = np.asarray(x, np.float64)[:, None], np.asarray(y, np.float64)[None, :]
+    return float(((a > b) + 0.5 * (a == b)).mean())
+
+
+def performance_profile(scores: Sequence[float], thresholds: Sequence[float]) -> np.ndarray:
+    """The fraction of runs whose (normalised) score exceeds each threshold: one point of the profile each."""
+    x = np.asarray(scores, np.float64)
+    return np.array([(x > t).mean() for t in thresholds])
+
+
+def iqm_curve(values: np.ndarray, seed: int = 0, reps: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """values [runs, points] -> the IQM over runs at each point, and its 95% bootstrap band (runs resampled)."""
+    rng = np.random.default_rng(seed)
+    centre = np.array([iqm(column) for column in values.T])
+    draws = values[rng.integers(0, len(values), size=(reps, len(values)))]  # [reps, runs, points]
+    cut = int(0.25 * len(values))
+    ordered = np.sort(draws, axis=1)[:, cut: len(values) - cut]
+    boot = ordered.mean(axis=1)                                               # [reps, points]
+    return centre, np.quantile(boot, 0.025, axis=0), np.quantile(boot, 0.975, axis=0)
