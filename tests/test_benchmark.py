@@ -227,3 +227,31 @@ def test_benchmark_writes_a_report_and_marl_report_reads_any_run_directories(tmp
     assert set(data["performance_profile"]["fraction_above"]) == {"qmix", "vdn"}
     missing = runner.invoke(app, ["report", str(tmp_path / "nothing-here")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+@pytest.mark.slow
+def test_a_killed_benchmark_resumes_to_the_same_results(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = {**SMALLEST, "algorithms": ["vdn"], "seeds": [0, 1], "steps": 3000}
+    whole = bench(tmp_path / "whole", write_spec(tmp_path, data))
+    assert whole.exit_code == 0, whole.output
+    spec = write_spec(tmp_path, data, "killed.yaml")
+    root = tmp_path / "killed"
+    command = [sys.executable, "-m", "advisor.cli", "benchmark", str(spec), "--out", str(root), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    second = root / "vdn" / "climbing" / "seed-1" / "metrics.csv"
+    while not second.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # kill while the second trial is under way
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (root / "vdn" / "climbing" / "seed-1" / "eval.json").exists()
+    resumed = runner.invoke(app, ["benchmark", str(spec), "--out", str(root), "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    returns = lambda out: [t["return"] for t in out["trials"]]
+    assert returns(json.loads(resumed.stdout)) == returns(json.loads(whole.stdout))
