@@ -34,7 +34,7 @@ def benchmark(
     workers: int = typer.Option(1, "--workers", help="Trials run side by side in local processes (one torch thread "
                                 "each). 1: one after another in this process."),
     ray: bool = typer.Option(False, "--ray", help="Run each trial as a Ray task on a Ray started for this run "
-                             "(all local CPUs; needs pip install \"marl-advisor[ray]\")."),
+                             "(all local CPUs; needs pip install \"marl-advisor\\[ray]\")."),  # \\[: not rich markup
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run on an existing Ray cluster (`ray start "
                                               "--head` on one machine, `ray start --address HEAD:6379` on the others); "
                                               "--out must then be on storage every node mounts."),
