@@ -3,7 +3,7 @@ import typer
 
 from advisor.console import DEBUG
 from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, compare_cmd, eval_cmd, inspect_cmd,
-                             plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd)
+                             plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -32,6 +32,7 @@ app.command("plot")(plot_cmd.plot)
 app.command("compare")(compare_cmd.compare)
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("report")(report_cmd.report)
+app.command("tune")(tune_cmd.tune)
 
 if __name__ == "__main__":
     app()

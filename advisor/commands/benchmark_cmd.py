@@ -51,7 +51,7 @@ def benchmark(
     spec = load_spec(spec_path)
     validate(spec)  # every algorithm x env built once: nothing runs on a bad spec
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
-    claim_bench_dir(root, spec, spec_path.read_text(encoding="utf-8"))
+    claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
     grid = trials(spec)
     done = sum(trial_status(t, root) == "done" for t in grid)
     say = console.print if not as_json else (lambda *a, **k: None)
@@ -93,7 +93,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     spec = parse_spec(data)
     validate(spec)
     root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
-    claim_bench_dir(root, spec, yaml.safe_dump(data, sort_keys=False))
+    claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False))
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
     out_data = _run_with_progress(spec, root, workers, len(spec.seeds),
                                   sum(trial_status(t, root) == "done" for t in trials(spec)), quiet=False)

@@ -1,6 +1,7 @@
 """`marl train ALGO --env ENV`: train an algorithm into a run directory, or `--resume RUN_DIR`."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Optional
@@ -17,9 +18,18 @@ from advisor.commands.benchmark_cmd import train_seeds
 from algorithms.training.run import RunSpec, Trainer, default_run_dir
 
 
-def _config_file(path: Optional[Path]) -> dict[str, Any]:
+RUN_KEYS = {f.name for f in dataclasses.fields(RunSpec)}
+RUN_TYPES = {"algo": str, "env": str, "env_kwargs": dict, "config": dict, "device": str, "steps": int, "seed": int,
+             "num_envs": int, "checkpoint_every": int, "eval_episodes": int, "threads": int,
+             "checkpoint_seconds": (int, float)}
+RUN_TYPE_WORDS = {str: "a string", dict: "a mapping", int: "an integer", (int, float): "a number"}
+
+
+def _config_file(path: Optional[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run settings, config overrides) from --config: a mapping of config fields, or a run's own config.yaml
+    (or `marl tune`'s best.yaml): algo, env, steps, ... with the config fields under `config`."""
     if path is None:
-        return {}
+        return {}, {}
     if not path.is_file():
         raise AdvisorError("missing-config", f"config file {path} does not exist")
     try:
@@ -30,7 +40,31 @@ def _config_file(path: Optional[Path]) -> dict[str, Any]:
         raise AdvisorError("bad-config-file", f"{path} is not UTF-8 text", "a config file is YAML: field: value lines") from None
     if not isinstance(data, dict):
         raise AdvisorError("bad-config-file", f"{path} must hold a mapping of config fields, got {type(data).__name__}")
-    return data
+    if "algo" not in data:
+        return {}, data
+    unknown = sorted(set(data) - RUN_KEYS)
+    if unknown:
+        raise AdvisorError("bad-config-file", f"{path} is a run config (it names 'algo') with an unknown key "
+                           f"'{unknown[0]}'", f"a run config's keys: {', '.join(sorted(RUN_KEYS))}")
+    run = {k: v for k, v in data.items() if k != "config"}
+    config = data.get("config") or {}
+    for key, kinds in RUN_TYPES.items():
+        value = data.get(key)
+        if key in data and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise AdvisorError("bad-config-file", f"{path}: '{key}' must be {RUN_TYPE_WORDS[kinds]}, got {value!r}")
+    return run, config
+
+
+def _merge_run(run: dict[str, Any], path: Optional[Path], algo: Optional[str], given: dict[str, Any]) -> dict[str, Any]:
+    """The run settings: what the command line gave, else the run config's, else the defaults."""
+    if run and algo is not None and algo != run["algo"]:
+        raise AdvisorError("bad-config-file", f"{path} holds {run['algo']}'s config, but the command trains {algo}",
+                           f"drop ALGO (the file names it), or train {run['algo']}")
+    defaults = {"steps": 100_000, "seed": 0, "num_envs": 0, "device": "auto", "checkpoint_every": 50_000,
+                "eval_episodes": 32, "threads": 1}
+    merged = {**defaults, **run, **{k: v for k, v in given.items() if v is not None}}
+    merged["algo"] = algo or run.get("algo")
+    return merged
 
 
 @handles_errors
@@ -39,54 +73,62 @@ def train(
     env: Optional[str] = typer.Option(None, "--env", help="PettingZoo env, e.g. mpe2:simple_spread_v3."),
     env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Total environment steps (summed over copies). [default: 100000]"),
-    seed: int = typer.Option(0, "--seed", help="Seed for networks, sampling and env resets."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for networks, sampling and env resets. [default: 0]"),
     num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Environment copies stepped together. "
                                            "[default: the algorithm's measured choice for the backend, shown by "
                                            "`marl algorithms`]"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config fields to override."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config fields to override, or a run's "
+                                          "own config.yaml (or `marl tune`'s best.yaml): its algorithm, env and "
+                                          "settings are the defaults that ALGO, --env and the other options override."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override one config field KEY=VALUE (repeatable)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. [default: auto]"),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/ALGO-ENV-TIMESTAMP); must be new or empty."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
-    checkpoint_every: int = typer.Option(50_000, "--checkpoint-every", help="Checkpoint every this many env steps "
-                                         "(and after every 60 s of training, so a run killed early can resume)."),
-    eval_episodes: int = typer.Option(32, "--eval-episodes", help="Episodes for the evaluation written to eval.json."),
-    threads: int = typer.Option(1, "--threads", help="Torch CPU threads (small networks are fastest on 1; results depend on it)."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Checkpoint every this many env "
+                                                   "steps (and after every 60 s of training, so a run killed early can "
+                                                   "resume). [default: 50000]"),
+    eval_episodes: Optional[int] = typer.Option(None, "--eval-episodes", help="Episodes for the evaluation written to "
+                                                "eval.json. [default: 32]"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (small networks are fastest on 1; "
+                                          "results depend on it). [default: 1]"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds ('0-4' or '0,2,5') as one benchmark "
                                         "(`marl benchmark`): a run directory per seed under --out (default "
                                         "runs/ALGO-ENV-seeds-FIRST-LAST), statistics over seeds; re-run to resume."),
     workers: int = typer.Option(1, "--workers", help="With --seeds: seeds trained side by side in local processes."),
 ) -> None:
     """Train ALGO on ENV, logging to a run directory (metrics.csv, TensorBoard, checkpoints, eval.json)."""
-    if seeds is not None:
-        if resume is not None or algo is None or env is None:
+    run, overrides = _config_file(config)
+    overrides = {**overrides, **parse_set_options(set_)}
+    given = {"steps": steps, "seed": seed, "num_envs": num_envs, "device": device, "checkpoint_every": checkpoint_every,
+             "eval_episodes": eval_episodes, "threads": threads}
+    if resume is not None:
+        if seeds is not None:
             raise AdvisorError("bad-option", "--seeds needs ALGO and --env (not --resume): re-running the same "
                                "command resumes its seeds")
-        overrides = {**_config_file(config), **parse_set_options(set_)}
-        return train_seeds(algo, env, parse_env_kwargs(env_kwarg), seeds, 100_000 if steps is None else steps,
-                           0 if num_envs is None else num_envs, eval_episodes, overrides, out, workers)
-    if resume is not None:
-        if algo or env:
-            raise AdvisorError("bad-resume", "--resume takes the algorithm and env from the run directory",
-                               "drop ALGO and --env, or start a new run without --resume")
+        if algo or env or config or set_ or env_kwarg:
+            raise AdvisorError("bad-resume", "--resume takes the algorithm, env and config from the run directory",
+                               "drop ALGO, --env, --config, --set and --env-kwarg, or start a new run without --resume")
         trainer = Trainer.resume(resume, steps)
         run_dir = resume
         console.print(f"resuming [bold]{trainer.spec.algo}[/] on {trainer.spec.env} at step "
                       f"{trainer.algo.env_steps:,} ({'env state restored' if trainer.env_restored else 'envs reseeded: they could not be saved'})")
     else:
+        merged = _merge_run(run, config, algo, given)
+        algo, env_kwargs = merged["algo"], parse_env_kwargs(env_kwarg)
+        if env is None or env == run.get("env"):  # the run config's env, with its kwargs under the command line's
+            env, env_kwargs = run.get("env"), {**(run.get("env_kwargs") or {}), **env_kwargs}
         if algo is None or env is None:
             raise AdvisorError("missing-argument", "give an algorithm and --env (or --resume RUN_DIR)",
                                "e.g. marl train mappo --env mpe2:simple_spread_v3")
-        overrides = {**_config_file(config), **parse_set_options(set_)}
-        spec = RunSpec(algo=algo, env=env, env_kwargs=parse_env_kwargs(env_kwarg),
-                       steps=100_000 if steps is None else steps,
-                       seed=seed, num_envs=0 if num_envs is None else num_envs, device=device, checkpoint_every=checkpoint_every,
-                       eval_episodes=eval_episodes, threads=threads, config=overrides)
-        for name, value in (("--steps", spec.steps), ("--num-envs", 1 if num_envs is None else num_envs),
-                            ("--checkpoint-every", checkpoint_every),
-                            ("--eval-episodes", eval_episodes)):
-            if value < 1:
-                raise AdvisorError("bad-option", f"{name} must be at least 1, got {value}")
+        for name in ("steps", "num_envs", "checkpoint_every", "eval_episodes"):
+            # num_envs 0 in a run config means the algorithm's default; on the command line it is at least 1
+            least = 1 if name != "num_envs" or num_envs is not None else 0
+            if merged[name] < least:
+                raise AdvisorError("bad-option", f"--{name.replace('_', '-')} must be at least 1, got {merged[name]}")
+        if seeds is not None:
+            return train_seeds(algo, env, env_kwargs, seeds, merged["steps"], merged["num_envs"],
+                               merged["eval_episodes"], overrides, out, workers)
+        spec = RunSpec(**{**merged, "env": env, "env_kwargs": env_kwargs, "config": overrides})
         run_dir = out or default_run_dir(spec)
         trainer = Trainer.create(spec, run_dir)
         console.print(f"training [bold]{algo}[/] on {env} -> {run_dir}")

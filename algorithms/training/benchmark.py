@@ -66,8 +66,8 @@ def _worker(trial: Trial, spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
     return run_trial(trial, spec, root)
 
 
-def claim_bench_dir(root: Path, spec: BenchmarkSpec, raw_spec: str) -> None:
-    """Create the benchmark directory, or check that an existing one was made by the same spec."""
+def claim_bench_dir(root: Path, raw_spec: str) -> None:
+    """Create the benchmark (or tuning) directory, or check that an existing one was made by the same spec."""
     saved = root / "spec.yaml"
     if saved.exists():
         if yaml.safe_load(saved.read_text(encoding="utf-8")) != yaml.safe_load(raw_spec):
