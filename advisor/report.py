@@ -15,7 +15,8 @@ import numpy as np
 from advisor.curves import Run, aligned, load_run
 from advisor.errors import AdvisorError
 from algorithms.core.checkpoint import atomic_write_bytes
-from algorithms.core.statistics import iqm_curve, performance_profile, probability_of_improvement, summarise
+from algorithms.core.statistics import (iqm, iqm_curve, performance_profile, probability_of_improvement,
+                                       stratified_bootstrap_ci, summarise)
 
 CURVE_METRIC = "charts/return_mean"
 THRESHOLDS = np.linspace(0.0, 1.0, 51)
@@ -53,6 +54,7 @@ def build(runs: list[Run]) -> dict[str, Any]:
     algos = sorted({a for a, _ in scores})
     # Normalised per env: 0 = random play over the same evaluation episodes (else the worst run), 1 = the best run.
     normalised: dict[str, list[float]] = {a: [] for a in algos}
+    by_env: dict[str, list[list[float]]] = {a: [] for a in algos}  # the same scores, one group per env
     for env in envs:
         runs_here = [r for r in runs if r.env_label == env and r.evaluation]
         randoms = [r.evaluation.get("references", {}).get("random", {}).get("mean") for r in runs_here]
@@ -60,7 +62,12 @@ def build(runs: list[Run]) -> dict[str, Any]:
         every = [v for (a, e), vs in scores.items() if e == env for v in vs]
         low, high = (float(np.mean(randoms)) if randoms else min(every)), max(every)
         for algo in algos:
-            normalised[algo] += [(v - low) / (high - low) if high > low else 1.0 for v in scores.get((algo, env), [])]
+            here = [(v - low) / (high - low) if high > low else 1.0 for v in scores.get((algo, env), [])]
+            normalised[algo] += here
+            if here:
+                by_env[algo].append(here)
+    aggregate = [{"algorithm": a, "envs": len(by_env[a]), "iqm": iqm(normalised[a]),
+                  "ci95": list(stratified_bootstrap_ci(by_env[a]))} for a in algos if normalised[a]]
     profiles = {a: performance_profile(v, THRESHOLDS).tolist() for a, v in normalised.items() if v}
     pairs = []
     for x, y in combinations(algos, 2):
@@ -68,7 +75,7 @@ def build(runs: list[Run]) -> dict[str, Any]:
         if shared:
             p = float(np.mean([probability_of_improvement(scores[x, e], scores[y, e]) for e in shared]))
             pairs.append({"x": x, "y": y, "p_x_beats_y": p, "envs": len(shared)})
-    return {"summary": table, "probability_of_improvement": pairs,
+    return {"summary": table, "aggregate": aggregate, "probability_of_improvement": pairs,
             "performance_profile": {"thresholds": THRESHOLDS.tolist(), "fraction_above": profiles},
             "runs": [str(r.path) for r in runs]}
 
@@ -80,6 +87,12 @@ def markdown(report: dict[str, Any]) -> str:
     for s in report["summary"]:
         lines.append(f"| {s['algorithm']} | {s['env']} | {s['n']} | {s['mean']:.3f} | {s['iqm']:.3f} | "
                      f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] |")
+    if report.get("aggregate"):
+        lines += ["", "Across envs: IQM of the normalised score (0 = random play over the same evaluation episodes, "
+                  "1 = the best run on that env) with its 95% stratified bootstrap interval (runs resampled within "
+                  "each env):", "", "| algorithm | envs | IQM (normalised) | 95% CI |", "|---|---|---|---|"]
+        lines += [f"| {a['algorithm']} | {a['envs']} | {a['iqm']:.3f} | [{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}] |"
+                  for a in report["aggregate"]]
     if report["probability_of_improvement"]:
         lines += ["", "Probability that a run of X beats a run of Y (averaged over the envs both ran):", "",
                   "| X | Y | P(X > Y) | envs |", "|---|---|---|---|"]

@@ -212,6 +212,20 @@ def test_probability_of_improvement_and_performance_profile():
     assert performance_profile([0.1, 0.5, 0.9, 1.0], [0.0, 0.5, 0.95]).tolist() == [1.0, 0.5, 0.25]
 
 
+def test_stratified_bootstrap_keeps_every_task_in_every_draw():
+    from algorithms.core.statistics import stratified_bootstrap_ci
+
+    # Two tasks of very different sizes: pooled resampling can draw a sample of only the 8 easy runs' scores;
+    # resampling within each task keeps the hard task's two runs (score 0) in every draw.
+    easy, hard = [1.0] * 8, [0.0, 0.0]
+    lo, hi = stratified_bootstrap_ci([easy, hard], np.mean)
+    assert lo == hi == pytest.approx(0.8)
+    pooled = bootstrap_ci(easy + hard, np.mean)
+    assert pooled[0] < 0.7 and pooled[1] > 0.9  # the unstratified interval wanders with the task mix
+    spread = stratified_bootstrap_ci([[0.1, 0.5, 0.9, 0.3], [0.2, 0.8, 0.6, 0.4]])
+    assert spread[0] < 0.5 < spread[1]
+
+
 def test_benchmark_writes_a_report_and_marl_report_reads_any_run_directories(tmp_path):
     result = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0, 1]}))
     assert result.exit_code == 0, result.output
@@ -225,6 +239,9 @@ def test_benchmark_writes_a_report_and_marl_report_reads_any_run_directories(tmp
     (pair,) = data["probability_of_improvement"]
     assert {pair["x"], pair["y"]} == {"qmix", "vdn"} and 0.0 <= pair["p_x_beats_y"] <= 1.0
     assert set(data["performance_profile"]["fraction_above"]) == {"qmix", "vdn"}
+    for row in data["aggregate"]:  # one env: the normalised IQM sits inside its interval
+        assert row["envs"] == 1 and row["ci95"][0] <= row["iqm"] <= row["ci95"][1]
+    assert "stratified bootstrap" in (tmp_path / "rep" / "report.md").read_text()
     missing = runner.invoke(app, ["report", str(tmp_path / "nothing-here")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
 

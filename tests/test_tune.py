@@ -159,3 +159,13 @@ def test_a_run_config_for_another_algorithm_is_refused(tmp_path):
     assert result.exit_code == 2 and "holds vdn's config" in said(result)
     result = train(tmp_path, "--config", str(path), "--resume", str(tmp_path))
     assert result.exit_code == 2 and "bad-resume" in result.output
+
+
+def test_the_example_spec_is_valid():
+    from pathlib import Path
+
+    from algorithms.training.tune_spec import load_tune_spec
+
+    spec = load_tune_spec(Path(__file__).resolve().parents[1] / "examples" / "tune_mappo_spread.yaml")
+    validate_tune_spec(spec)
+    assert spec.algorithm == "mappo" and spec.budgets()[-1] == spec.steps and len(spec.final_seeds) == 5

@@ -29,6 +29,21 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
     return float(np.quantile(stats, tail)), float(np.quantile(stats, 1 - tail))
 
 
+def stratified_bootstrap_ci(groups: Sequence[Sequence[float]], statistic: Callable[[np.ndarray], float] | None = None,
+                            level: float = 0.95, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap of `statistic` (default: IQM) over the pooled values of several groups (tasks), each
+    group's runs resampled within the group (Agarwal et al. 2021): every task keeps its weight in every draw."""
+    statistic = statistic or iqm
+    xs = [np.asarray(g, np.float64) for g in groups if len(g)]
+    if not xs:
+        raise ValueError("no values")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(np.concatenate([x[rng.integers(0, len(x), len(x))] for x in xs]))
+                      for _ in range(reps)])
+    tail = (1 - level) / 2
+    return float(np.quantile(stats, tail)), float(np.quantile(stats, 1 - tail))
+
+
 def summarise(values: Sequence[float], seed: int = 0) -> dict[str, object]:
     """mean, IQM, the 95% bootstrap interval of the IQM, and n."""
     lo, hi = bootstrap_ci(values, iqm, seed=seed)
