@@ -2,7 +2,7 @@
 import typer
 
 from advisor.console import DEBUG
-from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, compare_cmd, eval_cmd, inspect_cmd,
+from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, check_cmd, compare_cmd, eval_cmd, inspect_cmd,
                              plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command("compare")(compare_cmd.compare)
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("report")(report_cmd.report)
 app.command("tune")(tune_cmd.tune)
+app.command("check")(check_cmd.check)
 
 if __name__ == "__main__":
     app()

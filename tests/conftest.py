@@ -8,6 +8,14 @@ import torch
 
 from advisor.ruleset import RULE_FILES, default_rules_dir
 
+def pytest_configure(config):
+    """The guard's inspection cache (advisor/guard.py) in a folder of this test session, not the user's."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("MARL_CACHE_DIR", tempfile.mkdtemp(prefix="marl-test-cache-"))
+
+
 def pytest_collection_modifyitems(items):
     """Everything under tests/learning/ trains for seconds to minutes: the slow tier."""
     for item in items:

@@ -88,5 +88,5 @@ def test_refuses_environments_it_cannot_handle():
     assert err.value.code == "unsupported-env" and "iql" in err.value.hint
     with pytest.raises(MARLError, match="selection"):
         make("nash_q", make_vec_env("matrix:rps", {}, num_envs=1), selection="best")
-    result = runner.invoke(app, ["train", "nash_q", "--env", "mpe2:simple_spread_v3", "--steps", "10"])
+    result = runner.invoke(app, ["train", "nash_q", "--env", "mpe2:simple_spread_v3", "--steps", "10", "--force"])  # past the guard: the algorithm refuses too
     assert result.exit_code != 0 and "Traceback" not in result.output and "exactly two" in result.output

@@ -233,7 +233,7 @@ def test_bad_values_are_refused():
 
 
 def test_continuous_env_gets_one_clear_error():
-    result = runner.invoke(app, ["train", "qmix", "--env", SPREAD, "--env-kwarg", "continuous_actions=true",
+    result = runner.invoke(app, ["train", "qmix", "--env", SPREAD, "--force", "--env-kwarg", "continuous_actions=true",
                                  "--steps", "100"])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output

@@ -12,17 +12,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
+from advisor.guard import guard_training
 from advisor.cli_options import parse_set_options
 from advisor.cli_options import parse_env_kwargs
 from advisor.commands.benchmark_cmd import train_seeds
+from algorithms.registry import make_config
 from algorithms.training.run import RunSpec, Trainer, default_run_dir
 
 
 RUN_KEYS = {f.name for f in dataclasses.fields(RunSpec)}
-RUN_TYPES = {"algo": str, "env": str, "env_kwargs": dict, "config": dict, "device": str, "steps": int, "seed": int,
+RUN_TYPES = {"algo": str, "env": str, "env_kwargs": dict, "config": dict, "forced": list, "device": str, "steps": int,
+             "seed": int,
              "num_envs": int, "checkpoint_every": int, "eval_episodes": int, "threads": int,
              "checkpoint_seconds": (int, float)}
-RUN_TYPE_WORDS = {str: "a string", dict: "a mapping", int: "an integer", (int, float): "a number"}
+RUN_TYPE_WORDS = {str: "a string", dict: "a mapping", list: "a list", int: "an integer", (int, float): "a number"}
 
 
 def _config_file(path: Optional[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -95,6 +98,8 @@ def train(
                                         "(`marl benchmark`): a run directory per seed under --out (default "
                                         "runs/ALGO-ENV-seeds-FIRST-LAST), statistics over seeds; re-run to resume."),
     workers: int = typer.Option(1, "--workers", help="With --seeds: seeds trained side by side in local processes."),
+    force: bool = typer.Option(False, "--force", help="Train even where the guard finds that ALGO does not fit ENV "
+                               "(`marl check ALGO --env ENV` shows why); the override is recorded in config.yaml."),
 ) -> None:
     """Train ALGO on ENV, logging to a run directory (metrics.csv, TensorBoard, checkpoints, eval.json)."""
     run, overrides = _config_file(config)
@@ -125,10 +130,14 @@ def train(
             least = 1 if name != "num_envs" or num_envs is not None else 0
             if merged[name] < least:
                 raise AdvisorError("bad-option", f"--{name.replace('_', '-')} must be at least 1, got {merged[name]}")
+        make_config(algo, overrides, source="config")  # an unknown algorithm or a bad field first, then the fit
+        warnings, forced = guard_training(algo, env, env_kwargs, force)  # before anything is written
+        for warning in warnings:
+            console.print(f"[yellow]warning[/]: {warning}", highlight=False)
         if seeds is not None:
             return train_seeds(algo, env, env_kwargs, seeds, merged["steps"], merged["num_envs"],
                                merged["eval_episodes"], overrides, out, workers)
-        spec = RunSpec(**{**merged, "env": env, "env_kwargs": env_kwargs, "config": overrides})
+        spec = RunSpec(**{**merged, "env": env, "env_kwargs": env_kwargs, "config": overrides, "forced": forced})
         run_dir = out or default_run_dir(spec)
         trainer = Trainer.create(spec, run_dir)
         console.print(f"training [bold]{algo}[/] on {env} -> {run_dir}")

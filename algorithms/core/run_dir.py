@@ -31,6 +31,7 @@ class RunSpec:
     eval_episodes: int = 32
     threads: int = 1
     config: dict[str, Any] = field(default_factory=dict)
+    forced: list[str] = field(default_factory=list)  # the guard's hard findings `marl train --force` overrode
 
 
 # Config fields added after runs were already being saved, with the value those runs used. Without this a run
