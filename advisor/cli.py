@@ -2,8 +2,8 @@
 import typer
 
 from advisor.console import DEBUG
-from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, check_cmd, compare_cmd, eval_cmd, inspect_cmd,
-                             plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
+from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, check_cmd, compare_cmd, credit_cmd, eval_cmd,
+                             inspect_cmd, plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -34,6 +34,7 @@ app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("report")(report_cmd.report)
 app.command("tune")(tune_cmd.tune)
 app.command("check")(check_cmd.check)
+app.command("credit")(credit_cmd.credit)
 
 if __name__ == "__main__":
     app()

@@ -11,6 +11,8 @@ and QPLEX can and cannot represent.
 - `climbing`: Claus & Boutilier 1998, Table 3. Optimum (a, a) = 11, next to the -30 penalties.
 - `penalty`: Claus & Boutilier 1998, Table 4, with penalty `k` (default -100, their harshest setting).
   Two optima (a, a) = (c, c) = 10, miscoordination costs k; (b, b) = 2 is the safe choice.
+- `bystander`: three agents; 1 for each of agent_0 and agent_1 playing action 0, agent_2 changes nothing
+  (the credit-assignment test bed).
 
 Two-player games with a payoff per player (`BimatrixGame`): agent_0 (rows) gets A[a_0, a_1], agent_1
 (columns) gets B[a_0, a_1]. Payoffs are exactly those below (no rescaling), so exploitability computed
@@ -53,17 +55,18 @@ def penalty_payoff(k: float) -> tuple[tuple[float, ...], ...]:
 
 
 class MatrixGame(ParallelEnv):
-    """A repeated-once cooperative normal-form game: payoff[a_0, a_1] is every agent's reward."""
+    """A repeated-once cooperative normal-form game: payoff[a_0, a_1, ...] is every agent's reward (one agent
+    per axis of the payoff array)."""
 
     metadata = {"name": "matrix_game_v0", "render_modes": []}
 
     def __init__(self, payoff, name: str = "matrix_game", render_mode: str | None = None):
-        self.payoff = np.asarray(payoff, dtype=np.float32)  # [A_0, A_1]
-        if self.payoff.ndim != 2:
-            raise ValueError(f"payoff must be a 2-D matrix, got shape {self.payoff.shape}")
+        self.payoff = np.asarray(payoff, dtype=np.float32)  # [A_0, A_1, ...]
+        if self.payoff.ndim < 2:
+            raise ValueError(f"payoff needs one axis per agent (two or more), got shape {self.payoff.shape}")
         self.metadata = {**self.metadata, "name": name}
         self.render_mode = render_mode
-        self.possible_agents = ["agent_0", "agent_1"]
+        self.possible_agents = [f"agent_{i}" for i in range(self.payoff.ndim)]
         self.agents: list[str] = []
         self._n_actions = dict(zip(self.possible_agents, self.payoff.shape))
         self._obs_space = spaces.Box(0.0, 1.0, (1,), np.float32)
@@ -92,7 +95,7 @@ class MatrixGame(ParallelEnv):
     def step(self, actions: dict[str, int]):
         if not self.agents:
             raise RuntimeError("step() called on a finished matrix game; call reset() first")
-        reward = float(self.payoff[int(actions["agent_0"]), int(actions["agent_1"])])
+        reward = float(self.payoff[tuple(int(actions[a]) for a in self.possible_agents)])
         agents, self.agents = self.agents, []
         return (self._observations(), {a: reward for a in agents}, {a: True for a in agents},
                 {a: False for a in agents}, {a: {} for a in agents})
@@ -215,7 +218,15 @@ def penalty(k: float = -100.0, render_mode: str | None = None) -> MatrixGame:
     return MatrixGame(penalty_payoff(k), "penalty", render_mode)
 
 
+def bystander(render_mode: str | None = None) -> MatrixGame:
+    """Three agents, three actions each: the team gets 1 for each of agent_0 and agent_1 that plays action 0;
+    agent_2's action changes nothing. The test bed for credit assignment (`marl credit`)."""
+    a = np.arange(3)
+    payoff = (a[:, None, None] == 0).astype(np.float32) + (a[None, :, None] == 0) + 0 * a[None, None, :]
+    return MatrixGame(payoff, "bystander", render_mode)
+
+
 GAMES = {  # `matrix:NAME` (listed by core/env_registry.py)
-    "nonmonotonic": nonmonotonic, "climbing": climbing, "penalty": penalty, "rps": rps,
+    "bystander": bystander, "nonmonotonic": nonmonotonic, "climbing": climbing, "penalty": penalty, "rps": rps,
     "matching_pennies": matching_pennies, "biased_rps": biased_rps,
     "prisoners_dilemma": prisoners_dilemma}
