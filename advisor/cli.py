@@ -3,7 +3,7 @@ import typer
 
 from advisor.console import DEBUG
 from advisor.commands import (advise_cmd, algorithms_cmd, benchmark_cmd, check_cmd, compare_cmd, credit_cmd, eval_cmd,
-                             inspect_cmd, plot_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
+                             inspect_cmd, plot_cmd, race_cmd, report_cmd, rules_cmd, scaffold_cmd, train_cmd, tune_cmd)
 
 app = typer.Typer(
     name="marl",
@@ -35,6 +35,7 @@ app.command("report")(report_cmd.report)
 app.command("tune")(tune_cmd.tune)
 app.command("check")(check_cmd.check)
 app.command("credit")(credit_cmd.credit)
+app.command("race")(race_cmd.race)
 
 if __name__ == "__main__":
     app()

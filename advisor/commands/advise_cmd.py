@@ -17,6 +17,7 @@ from advisor.explain import (bundled_algorithms, next_steps, recommendation_to_d
 from advisor.facts import FactValue, load_answers_file, validate_answers
 from advisor.inspect import inspect_env
 from advisor.questionnaire import RichAsker, interview
+from advisor.race import measured, measured_line
 from advisor.ruleset import RuleSet, load_ruleset
 from advisor.cli_options import parse_env_kwargs
 
@@ -89,15 +90,20 @@ def advise(
     env_args = _env_args(env, env_kwarg)
     steps = next_steps(rec, rs, bundled, env_args)
     sources = _sources(answers, from_flags, from_file, detected, asked, env)
+    raced = measured(env, parse_env_kwargs(env_kwarg)) if env else None  # a `marl race` on this env, if any
     if json_output:
         data: dict[str, Any] = recommendation_to_dict(rec, rs, bundled)
         data["sources"] = {fact: "default" if fact in rec.assumed else sources.get(fact, "") for fact in rec.answers}
         data["next"] = steps
         if inspection is not None:
             data["inspection"] = inspection.to_dict()
+        if raced is not None:
+            data["measured"] = raced
         typer.echo(json.dumps(data, indent=2))
     else:
         console.print(render_recommendation(rec, rs, bundled, sources))
+        if raced is not None:
+            console.print(measured_line(raced), highlight=False)
         console.print(render_next_steps(steps), soft_wrap=True)
     if scaffold_dir is not None:
         from advisor.commands.scaffold_cmd import scaffold_project

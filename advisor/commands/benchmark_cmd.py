@@ -53,7 +53,7 @@ def benchmark(
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
     claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
     grid = trials(spec)
-    done = sum(trial_status(t, root) == "done" for t in grid)
+    done = sum(trial_status(t, root, spec.steps) == "done" for t in grid)
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
         f"{len(grid)} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else ""))
@@ -96,7 +96,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False))
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
     out_data = _run_with_progress(spec, root, workers, len(spec.seeds),
-                                  sum(trial_status(t, root) == "done" for t in trials(spec)), quiet=False)
+                                  sum(trial_status(t, root, spec.steps) == "done" for t in trials(spec)), quiet=False)
     _write_report(out_data, root)
     _print_summary(out_data)
     console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N; curves and statistics: {root / 'report'}")

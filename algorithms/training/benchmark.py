@@ -28,24 +28,30 @@ ERROR_FILE = "error.json"
 Progress = Callable[[dict[str, Any]], None]
 
 
-def trial_status(trial: Trial, root: Path) -> str:
-    """done (eval.json written), failed (error.json), started (a run directory without either), or pending."""
+def trial_status(trial: Trial, root: Path, steps: int | None = None) -> str:
+    """done (eval.json written, at `steps` env steps or more if given), failed (error.json), started (a run
+    directory without either, or one trained to fewer steps), or pending."""
     run_dir = trial.run_dir(root)
-    if (run_dir / "eval.json").exists():
+    if (run_dir / "eval.json").exists() and (steps is None or _evaluated_at(run_dir) >= steps):
         return "done"
     if (run_dir / ERROR_FILE).exists():
         return "failed"
     return "started" if (run_dir / "config.yaml").exists() else "pending"
 
 
+def _evaluated_at(run_dir: Path) -> int:
+    return int(json.loads((run_dir / "eval.json").read_text(encoding="utf-8")).get("env_steps", 0))
+
+
 def run_trial(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Callable | None = None) -> dict[str, Any]:
-    """Train one trial to the end (resuming it if it was started); a failure is written to error.json and
-    returned, never raised, so the other trials go on. KeyboardInterrupt propagates (the trial stays resumable)."""
+    """Train one trial to spec.steps (resuming it if it was started, or extending one trained to fewer steps: a
+    race's next rung); a failure is written to error.json and returned, never raised, so the other trials go on.
+    KeyboardInterrupt propagates (the trial stays resumable)."""
     run_dir = trial.run_dir(root)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     try:
         if (run_dir / "config.yaml").exists():
-            trainer = Trainer.resume(run_dir)
+            trainer = Trainer.resume(run_dir, steps=spec.steps)
         else:
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             trainer = Trainer.create(trial.run_spec(spec), run_dir)
@@ -87,7 +93,7 @@ def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: P
     on Ray (ray_address: "local" starts a Ray for this run, else the address of a running cluster).
     `progress(event)` hears trial starts and ends (and, run in this process, every training iteration)."""
     report = progress or (lambda event: None)
-    todo = [t for t in trials(spec) if trial_status(t, root) != "done"]
+    todo = [t for t in trials(spec) if trial_status(t, root, spec.steps) != "done"]
     root = root.resolve()  # worker processes and Ray tasks may start elsewhere
     if ray_address is not None:
         _on_ray(todo, spec, root, ray_address, report)
@@ -178,7 +184,7 @@ def results(spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
     seeds that finished. Written to results.json and summary.md in the benchmark directory."""
     rows, by_pair = [], {}
     for trial in trials(spec):
-        run_dir, status = trial.run_dir(root), trial_status(trial, root)
+        run_dir, status = trial.run_dir(root), trial_status(trial, root, spec.steps)
         row = {"algorithm": trial.algorithm.name, "env": trial.env.name, "seed": trial.seed, "status": status,
                "run_dir": str(run_dir), "return": None}
         if status == "done":
