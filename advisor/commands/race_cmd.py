@@ -88,7 +88,7 @@ def race(
         result = run_race(spec, yaml.safe_dump(spec.as_yaml_data(), sort_keys=False), root, workers,
                           "local" if ray else None, progress)
     except KeyboardInterrupt:
-        console.print(f"[bold red]interrupted[/]: the same command resumes the race from its checkpoints", highlight=False)
+        console.print("[bold red]interrupted[/]: the same command resumes the race from its checkpoints", highlight=False)
         raise typer.Exit(code=130) from None
     result.update({"advisor_pick": pick, "verdict": verdict(result, pick), "assumed": assumed})
     atomic_write_bytes(root / "race.json", json.dumps(result, indent=2).encode())
