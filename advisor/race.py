@@ -65,12 +65,11 @@ def verdict(out: dict[str, Any], pick: str) -> str:
     rows = {a["algorithm"]: a for a in out["arms"]}
     if pick not in rows:
         return f"{winner} won; the advisor's pick {pick} was not in the race"
-    tied = [a for a in rows.values() if a["algorithm"] != winner and a["steps"] == rows[winner]["steps"]
-            and a["iqm"] == rows[winner]["iqm"]]
+    tied = out.get("tied_with_winner", [])
     if pick == winner:
         return f"the advisor's pick {pick} is confirmed: it won the race" + (
-            f" (tied with {', '.join(a['algorithm'] for a in tied)})" if tied else "")
-    if rows[pick] in tied:
+            f" (tied with {', '.join(tied)})" if tied else "")
+    if pick in tied:
         return f"the advisor's pick {pick} tied with {winner} for first place"
     p = rows[pick]["p_winner_beats_this"]
     return (f"the advisor's pick {pick} was beaten by {winner}: P({winner} beats {pick} on a seed) = {p:.2f} at "

@@ -41,7 +41,8 @@ def test_the_verdict_confirms_or_names_who_beat_the_pick():
     beaten = verdict(out, "qmix")
     assert "beaten by qplex" in beaten and "= 1.00" in beaten and "3,000" in beaten
     assert "was not in the race" in verdict(out, "iql")
-    tie = {"winner": "vdn", "arms": [arm_row("vdn", 5.0, 900), arm_row("qmix", 5.0, 900, 0.5)]}
+    tie = {"winner": "vdn", "tied_with_winner": ["qmix"], "arms": [arm_row("vdn", 5.0, 900),
+                                                                   arm_row("qmix", 5.0, 900, 0.5)]}
     assert "tied with vdn" in verdict(tie, "qmix")
 
 

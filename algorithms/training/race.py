@@ -120,7 +120,9 @@ def run_race(spec: RaceSpec, raw_spec: str, root: Path, workers: int = 1, ray_ad
         rows.append({**a, "iqm": last["iqm"], "ci95": last["ci95"], "steps": last["steps"],
                      "p_winner_beats_this": None if arm.name == winner else
                      probability_of_improvement(rival["returns"], last["returns"])})
+    best = arms[winner]["rungs"][-1]["iqm"]
+    tied = [a.name for a in ranked[1:] if arms[a.name]["rungs"][-1]["iqm"] == best]  # the winner's equals
     out = {"env": spec.env.env, "env_kwargs": spec.env.env_kwargs, "seeds": spec.seeds, "budget": spec.budget,
-           "rungs": [s for s, _ in spec.rungs()], "winner": winner, "arms": rows}
+           "rungs": [s for s, _ in spec.rungs()], "winner": winner, "tied_with_winner": tied, "arms": rows}
     atomic_write_bytes(root / "race.json", json.dumps(out, indent=2).encode())
     return out
