@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from algorithms.core.env_registry import make_vec_env
 from algorithms.core.reference_policies import FixedPolicy, has_noop
 from algorithms.core.statistics import bootstrap_ci
-from algorithms.core.tensors import to_tensor
+from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.errors import MARLError
 from algorithms.training.evaluate import play_episodes
 from algorithms.training.run import load_for_eval
@@ -132,9 +132,9 @@ def mixer_view(algo, env: str, env_kwargs: dict, episodes: int, seed: int) -> di
         (grad,) = torch.autograd.grad(q_tot.sum(), taken)
         contribution = (grad * taken).detach()[0]                                   # [N]
         total = float(contribution.sum())
-        grads.append(grad[0].numpy())
-        shares.append(contribution.numpy() / total if abs(total) > 1e-8 else np.zeros(len(contribution)))
-        step = envs.step(action.numpy())
+        grads.append(to_numpy(grad[0]))
+        shares.append(to_numpy(contribution) / total if abs(total) > 1e-8 else np.zeros(len(contribution)))
+        step = envs.step(to_numpy(action))
         memory = algo.reset_memory(next_memory, step.episode_end)
         done += int(step.episode_end.sum())
     envs.close()
