@@ -158,9 +158,13 @@ def test_the_example_spec_is_valid():
 
     from algorithms.training.benchmark_spec import load_spec
 
-    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "benchmark_smallest.yaml")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    spec = load_spec(examples / "benchmark_smallest.yaml")
     validate(spec)
     assert [a.name for a in spec.algorithms] == ["vdn", "qmix"] and spec.seeds == [0, 1]
+    ppo = load_spec(examples / "benchmark_spread_ppo.yaml")  # the one docs/benchmarks.md reports
+    validate(ppo)
+    assert ppo.seeds == [0, 1, 2, 3, 4] and ppo.steps == 2_000_000
 
 
 def test_marl_train_seeds_runs_one_benchmark_over_the_seeds(tmp_path):
