@@ -4,7 +4,6 @@ catalogue's measured settings), the verdict against the advisor's pick, the curv
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from advisor.errors import AdvisorError
 from advisor.explain import bundled_algorithms
 from advisor.facts import FactValue
 from advisor.guard import ASSUMED, _cache_dir
+from advisor.report import png_bytes
 from advisor.ruleset import RuleSet
 from algorithms.core.checkpoint import atomic_write_bytes
 from algorithms.errors import MARLError
@@ -130,11 +130,7 @@ def curves_png(out: dict[str, Any]) -> bytes:
     ax.set_ylabel("IQM evaluation return per agent (95% CI)")
     ax.set_title(f"race on {out['env']} ({len(out['seeds'])} seeds)", fontsize=9)
     ax.legend(fontsize=8)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def check_budget(budget: int, seeds: int, top: int) -> None:

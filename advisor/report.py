@@ -101,7 +101,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -135,7 +135,7 @@ def plots(runs: list[Run], report: dict[str, Any]) -> dict[str, bytes]:
         ax.set_ylabel("training return (IQM over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    out = {"curves.png": _png(fig)}
+    out = {"curves.png": png_bytes(fig)}
     profile = report["performance_profile"]
     if profile["fraction_above"]:
         fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -145,7 +145,7 @@ def plots(runs: list[Run], report: dict[str, Any]) -> dict[str, bytes]:
         ax.set_ylabel("fraction of runs with score > tau")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        out["profile.png"] = _png(fig)
+        out["profile.png"] = png_bytes(fig)
     return out
 
 

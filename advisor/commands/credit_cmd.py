@@ -2,7 +2,6 @@
 up to 8 agents, and for value decomposition the mixer's own view (algorithms/training/credit.py)."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import typer
 from rich.table import Table
 
 from advisor.console import console, handles_errors
+from advisor.report import png_bytes
 from algorithms.core.checkpoint import atomic_write_bytes
 from algorithms.training.credit import credit as compute_credit
 
@@ -83,8 +83,4 @@ def _bar_chart(out: dict) -> bytes:
     ax.set_title(f"credit: {out['algorithm']} on {out['env']} (baseline {out['baseline']})", fontsize=9)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.legend(fontsize=8)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

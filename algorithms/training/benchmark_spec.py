@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -155,16 +155,20 @@ def parse_spec(data: Any) -> BenchmarkSpec:
                          _positive_int(data, "cpus_per_trial", 1))
 
 
-def load_spec(path: Path) -> BenchmarkSpec:
+def read_spec_file(path: Path, what: str, bad: Callable[[str], MARLError]) -> Any:
+    """A spec file's YAML data; a missing, unparsable or non-UTF-8 file is one MARLError (`bad` for the last two)."""
     if not path.is_file():
-        raise MARLError("missing-spec", f"benchmark spec {path} does not exist")
+        raise MARLError("missing-spec", f"{what} {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise _bad(f"{path} is not valid YAML: {err}") from None
+        raise bad(f"{path} is not valid YAML: {err}") from None
     except UnicodeDecodeError:
-        raise _bad(f"{path} is not UTF-8 text") from None
-    return parse_spec(data)
+        raise bad(f"{path} is not UTF-8 text") from None
+
+
+def load_spec(path: Path) -> BenchmarkSpec:
+    return parse_spec(read_spec_file(path, "benchmark spec", _bad))
 
 
 def validate(spec: BenchmarkSpec) -> None:

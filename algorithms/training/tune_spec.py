@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from algorithms.errors import MARLError, did_you_mean
 from algorithms.registry import config_fields, get_entry, make, make_config
 from algorithms.training.benchmark_spec import (AlgorithmChoice, BenchmarkSpec, EnvChoice, _label, _positive_int,
-                                                _seeds)
+                                                _seeds, read_spec_file)
 
 TOP_KEYS = {"algorithm", "env", "steps", "samples", "search", "set", "report_every", "grace_steps",
             "reduction_factor", "eval_episodes", "seed", "final_seeds", "baseline", "num_envs", "cpus_per_trial"}
@@ -178,15 +177,7 @@ def parse_tune_spec(data: Any) -> TuneSpec:
 
 
 def load_tune_spec(path: Path) -> TuneSpec:
-    if not path.is_file():
-        raise MARLError("missing-spec", f"tuning spec {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise _bad(f"{path} is not valid YAML: {err}") from None
-    except UnicodeDecodeError:
-        raise _bad(f"{path} is not UTF-8 text") from None
-    return parse_tune_spec(data)
+    return parse_tune_spec(read_spec_file(path, "tuning spec", _bad))
 
 
 def validate_tune_spec(spec: TuneSpec) -> None:
