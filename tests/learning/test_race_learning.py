@@ -30,3 +30,14 @@ def test_qplex_wins_the_nonmonotonic_game_against_the_monotonic_mixers(tmp_path)
     assert out["verdict"].startswith("the advisor's pick qplex is confirmed")
     rows = {a["algorithm"]: a for a in out["arms"]}
     assert rows["qplex"]["iqm"] == 8.0 and max(rows["qmix"]["iqm"], rows["vdn"]["iqm"]) <= 0.0
+
+
+def test_iql_does_not_win_the_climbing_game_against_a_joint_action_learner(tmp_path):
+    """Claus & Boutilier 1998: independent learners settle on the safe (c, c) = 5 of the climbing game; a
+    learner of the joint action value can reach (a, a) = 11. Measured here with the default settings (seeds 0,
+    1, 2; deterministic payoff at 1k / 3k / 9k env steps): IQL 5/5/5 on every seed; QPLEX 5/0/11, 5/5/5,
+    5/11/11 (QMIX and VDN stay at 5). IQL is listed first, so a tie would make it the winner."""
+    out = race(tmp_path, "matrix:climbing", "iql,qplex", 9000)
+    rows = {a["algorithm"]: a for a in out["arms"]}
+    assert out["winner"] == "qplex" and not out["tied_with_winner"], out["verdict"]
+    assert rows["iql"]["iqm"] == 5.0 and rows["qplex"]["iqm"] > 5.0
