@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -84,13 +85,15 @@ def race(
         if event["event"] == "rung":
             say(f"rung {event['rung'] + 1}/{len(rungs)}: {', '.join(event['arms'])} to {event['steps']:,} env steps")
 
+    started = time.monotonic()
     try:
         result = run_race(spec, yaml.safe_dump(spec.as_yaml_data(), sort_keys=False), root, workers,
                           "local" if ray else None, progress)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: the same command resumes the race from its checkpoints", highlight=False)
         raise typer.Exit(code=130) from None
-    result.update({"advisor_pick": pick, "verdict": verdict(result, pick), "assumed": assumed})
+    result.update({"advisor_pick": pick, "verdict": verdict(result, pick), "assumed": assumed,
+                   "wall_seconds_this_session": time.monotonic() - started})
     atomic_write_bytes(root / "race.json", json.dumps(result, indent=2).encode())
     atomic_write_bytes(root / "race.png", curves_png(result))
     remember(result, root)
@@ -115,7 +118,7 @@ def _print(result: dict[str, Any]) -> None:
         table.add_row(name, *cells, *[""] * (len(result["rungs"]) - len(cells)), f"{a['stopped_at']:,}",
                       f"{a['train_seconds']:.0f}")
     console.print(table)
-    console.print(result["verdict"])
+    console.print(f"{result['verdict']} (this run of the race: {result['wall_seconds_this_session']:.0f} s wall-clock)")
 
 
 def _with_advise_flags(command):
