@@ -93,11 +93,11 @@ def _print(out: dict[str, Any], spec) -> None:
         table.add_column(dim.name)
     for budget in spec.budgets():
         table.add_column(f"{budget:,}")
-    table.add_column("status")
+    table.add_column("status", no_wrap=True)
     for row in sorted(out["trials"], key=lambda r: -(r["return"] if r["return"] is not None else -1e300)):
         # one evaluation per budget, in order (an iteration can overshoot a budget by a few steps)
         cells = [f"{r['return']:.3f}" for r in row["reports"]] + [""] * (len(spec.budgets()) - len(row["reports"]))
-        status = row["status"] if row["status"] != "stopped" else f"stopped at {row['stopped_at']:,}"
+        status = row["status"] if row["status"] != "stopped" else f"stopped {row['stopped_at']:,}"
         mark = " [green](best)[/]" if out["best"] and row["trial"] == out["best"]["trial"] else ""
         table.add_row(str(row["trial"]), *[_fmt(row["config"][d.name]) for d in spec.search], *cells, status + mark)
     console.print(table)
