@@ -88,7 +88,8 @@ def run_race(spec: RaceSpec, raw_spec: str, root: Path, workers: int = 1, ray_ad
     # stopped race takes finished rungs from here instead of training again.
     done_path = root / "rungs.json"
     finished = json.loads(done_path.read_text(encoding="utf-8")) if done_path.exists() else []
-    for index, (steps, keep) in enumerate(spec.rungs()):
+    rungs = spec.rungs()
+    for index, (steps, _) in enumerate(rungs):
         report({"event": "rung", "rung": index, "steps": steps, "arms": [a.name for a in alive]})
         if index < len(finished):
             measured = finished[index]
@@ -101,11 +102,11 @@ def run_race(spec: RaceSpec, raw_spec: str, root: Path, workers: int = 1, ray_ad
             arms[arm.name]["rungs"].append({"steps": steps, "returns": returns, **summarise(returns)})
             arms[arm.name]["train_seconds"] += seconds
         ranked = sorted(alive, key=lambda a: -arms[a.name]["rungs"][-1]["iqm"])  # stable: ties keep spec order
-        final = index == len(spec.rungs()) - 1
+        final = index == len(rungs) - 1
         if final:
             survivors = ranked
         else:  # the planned number go on, and any arm tied with the last of them (a tie is not a defeat)
-            bar = arms[ranked[spec.rungs()[index + 1][1] - 1].name]["rungs"][-1]["iqm"]
+            bar = arms[ranked[rungs[index + 1][1] - 1].name]["rungs"][-1]["iqm"]
             survivors = [a for a in ranked if arms[a.name]["rungs"][-1]["iqm"] >= bar]
         for arm in alive:
             if arm not in survivors or final:
@@ -123,6 +124,6 @@ def run_race(spec: RaceSpec, raw_spec: str, root: Path, workers: int = 1, ray_ad
     best = arms[winner]["rungs"][-1]["iqm"]
     tied = [a.name for a in ranked[1:] if arms[a.name]["rungs"][-1]["iqm"] == best]  # the winner's equals
     out = {"env": spec.env.env, "env_kwargs": spec.env.env_kwargs, "seeds": spec.seeds, "budget": spec.budget,
-           "rungs": [s for s, _ in spec.rungs()], "winner": winner, "tied_with_winner": tied, "arms": rows}
+           "rungs": [s for s, _ in rungs], "winner": winner, "tied_with_winner": tied, "arms": rows}
     atomic_write_bytes(root / "race.json", json.dumps(out, indent=2).encode())
     return out
