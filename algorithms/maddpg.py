@@ -12,7 +12,6 @@ Read top to bottom: config, teams, networks, acting, collecting, the update, the
 from __future__ import annotations
 
 import copy
-import fnmatch
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_non_n
 from algorithms.core.distributions import to_env_actions
 from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics, team_returns
+from algorithms.core.teams import resolve_teams
 from algorithms.core.tensors import to_numpy, to_tensor
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
 from algorithms.core.vec_env import Step, VecEnv
@@ -91,29 +91,6 @@ class MADDPGConfig(AlgorithmConfig):
         if self.critic_input not in ("observations", "state"):
             raise MARLError("bad-config-value", f"'critic_input' must be 'observations' or 'state', "
                                f"got {self.critic_input!r}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Teams: which agents share a critic and a reward
-
-
-def resolve_teams(spec: str, agents: tuple[str, ...]) -> tuple[list[int], list[str]]:
-    """Team index of every agent and the team names. '' -> every agent alone; 'auto' -> by the name before
-    the last '_'; 'a_*;b_*' -> fnmatch patterns, first match wins, unmatched agents stay alone."""
-    spec = spec.strip()
-    if not spec:
-        keys = list(agents)
-    elif spec == "auto":
-        keys = [a.rsplit("_", 1)[0] for a in agents]
-    else:
-        patterns = [p.strip() for p in spec.split(";") if p.strip()]
-        for p in patterns:
-            if not any(fnmatch.fnmatchcase(a, p) for a in agents):
-                raise MARLError("bad-config-value", f"teams: pattern '{p}' matches no agent",
-                                   f"agents: {', '.join(agents)}; e.g. teams='adversary_*;agent_*' or teams=auto")
-        keys = [next((p for p in patterns if fnmatch.fnmatchcase(a, p)), a) for a in agents]
-    names = list(dict.fromkeys(keys))  # first-appearance order
-    return [names.index(k) for k in keys], names
 
 
 # ---------------------------------------------------------------------------------------------------

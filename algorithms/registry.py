@@ -20,6 +20,8 @@ from algorithms.core.vec_env import VecEnv
 from algorithms.errors import MARLError, did_you_mean
 from algorithms.commnet import CommNet, CommNetConfig
 from algorithms.maddpg import MADDPG, MADDPGConfig
+from algorithms.mfac import MFAC, MFACConfig
+from algorithms.mfq import MFQ, MFQConfig
 from algorithms.mappo import MAPPO, IPPOConfig, MAPPOConfig
 from algorithms.nash_q import NashQ, NashQConfig
 from algorithms.selfplay import SelfPlay, SelfPlayConfig
@@ -48,6 +50,8 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     "vdn": AlgorithmEntry("vdn", VDNConfig, ValueDecomposition, "Team Q as the sum of agent utilities (Sunehag et al. 2018)"),
     "qmix": AlgorithmEntry("qmix", QMIXConfig, ValueDecomposition, "Monotonic state-conditioned mixing of utilities (Rashid et al. 2018)"),
     "qplex": AlgorithmEntry("qplex", QPLEXConfig, ValueDecomposition, "Duplex dueling mixing, full IGM class (Wang et al. 2021)"),
+    "mfq": AlgorithmEntry("mfq", MFQConfig, MFQ, "Q-learning on the neighbours' mean action, a network per team, for hundreds of agents (Yang et al. 2018)"),
+    "mfac": AlgorithmEntry("mfac", MFACConfig, MFAC, "Actor-critic whose critic reads the neighbours' mean action, a network pair per team (Yang et al. 2018)"),
     "nash_q": AlgorithmEntry("nash_q", NashQConfig, NashQ, "Tabular joint-action Q-learning backing up stage-game Nash equilibria, two players (Hu & Wellman 2003)"),
     "self_play": AlgorithmEntry("self_play", SelfPlayConfig, SelfPlay, "PPO against itself and a pool of past selves, two-player zero-sum (Silver et al. 2018; Heinrich et al. 2015)"),
 }

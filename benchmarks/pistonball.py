@@ -2,13 +2,15 @@
 
     python benchmarks/pistonball.py                       # 12,800 env steps, seed 0 (long on 2 CPU cores)
     python benchmarks/pistonball.py --steps 3200 --episodes 5
+    python benchmarks/pistonball.py --steps 120000 --eval-every 20000 --set epochs=4   # the learning curve
 
 Preprocessing as a user would pass it: discrete actions (down / stay / up), each piston's 457 x 120 x 3 view
 resized to 64 x 16, grayscale, 2 frames stacked (`--env-kwarg obs_resize=64x16 ...`). Prints:
 - raw stepping of the same preprocessed env with random actions (env steps/s),
 - IPPO training (collection + CNN updates), env steps/s and the peak resident memory,
-- the trained policy's per-agent return over `--episodes` deterministic episodes, beside uniformly random play
-  and every piston staying still, on the same episodes (same reset seeds).
+- the trained policy's per-agent return over `--episodes` deterministic episodes (at every `--eval-every` env
+  steps, and at the end), beside uniformly random play and every piston staying still, on the same episodes
+  (same reset seeds); `--set KEY=VALUE` overrides an IPPO config field.
 The machine is shared and noisy: absolute seconds are indicative; ratios come from one run.
 """
 from __future__ import annotations
@@ -51,28 +53,51 @@ def raw_steps_per_s(seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def played(policy, episodes: int, seed: int, agents) -> dict:
+    return summarise(play_episodes(policy, ENV, KWARGS, episodes, True, 10_000 + seed), agents, True)
+
+
+def config_value(text: str):
+    key, _, value = text.partition("=")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12_800)
     parser.add_argument("--num-envs", type=int, default=4)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=0, help="evaluate every this many env steps (0: at the end)")
+    parser.add_argument("--set", action="append", default=[], help="IPPO config field KEY=VALUE (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"{ENV} {KWARGS}, torch {torch.__version__}, 1 thread")
     print(f"raw stepping (preprocessed, 1 copy): {raw_steps_per_s(20):.1f} env steps/s")
-    algo = make("ippo", ENV, env_kwargs=KWARGS, num_envs=args.num_envs, seed=args.seed)
-    start = time.perf_counter()
-    algo.learn(args.steps)
-    seconds = time.perf_counter() - start
+    overrides = dict(config_value(item) for item in args.set)
+    algo = make("ippo", ENV, env_kwargs=KWARGS, num_envs=args.num_envs, seed=args.seed, **overrides)
+    print(f"IPPO overrides {overrides or 'none'}")
+    seconds, chunk = 0.0, args.eval_every or args.steps
+    while algo.env_steps < args.steps:
+        start = time.perf_counter()
+        algo.learn(min(algo.env_steps + chunk, args.steps))  # learn() takes a total
+        seconds += time.perf_counter() - start
+        if algo.env_steps < args.steps:
+            result = played(algo, args.episodes, args.seed, algo.info.agents)
+            print(f"  {algo.env_steps:>8,} env steps ({seconds:.0f} s training): IPPO per-agent return "
+                  f"{result['return_mean']:8.2f} ± {result['return_std']:.2f}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"IPPO training, {args.num_envs} copies: {algo.env_steps:,} env steps in {seconds:.0f} s = "
           f"{algo.env_steps / seconds:.1f} env steps/s; peak resident memory {peak:.1f} GiB")
     for name, policy in (("IPPO", algo), ("random play", FixedPolicy(algo.info, "random", args.seed)),
                          ("all stay", Stay(algo.info, "noop"))):
-        played = summarise(play_episodes(policy, ENV, KWARGS, args.episodes, True, 10_000 + args.seed),
-                           algo.info.agents, True)
-        print(f"  {name:<12} per-agent return {played['return_mean']:8.2f} ± {played['return_std']:.2f} "
+        result = played(policy, args.episodes, args.seed, algo.info.agents)
+        print(f"  {name:<12} per-agent return {result['return_mean']:8.2f} ± {result['return_std']:.2f} "
               f"over {args.episodes} episodes")
 
 

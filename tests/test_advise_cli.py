@@ -67,13 +67,25 @@ def test_json_output_has_the_required_keys():
 POPULATION_FLAGS = ["--multiple-learners", "--interdependent", "--reward-structure", "cooperative", "--coordination",
                     "--n-agents", "500", "--action-space", "discrete", "--observability", "partial",
                     "--centralized-training", "--no-communication", "--no-nonmonotonic", "--sample-budget", "cheap"]
+MIXED_TEAMS_FLAGS = ["--multiple-learners", "--interdependent", "--reward-structure", "mixed", "--coordination",
+                     "--n-agents", "4", "--action-space", "discrete", "--observability", "full",
+                     "--centralized-training", "--no-communication", "--sample-budget", "cheap", "--no-turn-based",
+                     "--no-opponent-predictable"]
 
 
 def test_not_bundled_is_said_with_a_bundled_fallback():
-    result = advise(*POPULATION_FLAGS)
+    result = advise(*MIXED_TEAMS_FLAGS)
     out = flat(result.stdout)
-    assert "(mean_field) is not bundled yet" in out
-    assert "$ marl train ippo --env <env>" in out
+    assert "(hybrid) is not bundled yet" in out
+    assert "$ marl train maddpg --env <env>" in out
+
+
+def test_a_population_of_500_gets_mean_field_learning():
+    out = flat(advise(*POPULATION_FLAGS).stdout)
+    assert "$ marl train mfac --env <env>" in out
+    assert "large-population-mean-field" in out and "large-population-cheap-samples-mfac" in out
+    expensive = flat(advise(*POPULATION_FLAGS[:-1], "expensive").stdout)
+    assert "$ marl train mfq --env <env>" in expensive
 
 
 def test_bundled_recommendation_prints_the_train_command_with_the_env():

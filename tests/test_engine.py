@@ -142,7 +142,7 @@ def test_pitfalls_depend_on_recommendation():
 
 def test_large_population_prefers_scalable_methods():
     rec = evaluate({**QMIX_CASE, "n_agents": 500})
-    assert rec.algorithm == "mean_field"
+    assert rec.algorithm == ("mfac" if QMIX_CASE["sample_budget"] == "cheap" else "mfq")
     assert "many-agents" in {p.id for p in rec.pitfalls}
     assert "maddpg" in {e.algorithm for e in rec.excluded}
 
@@ -213,7 +213,7 @@ def test_rules_check_reports_undecidable_rules(rules_copy):
 
 
 def test_rules_check_reports_empty_pools(rules_copy):
-    edit(rules_copy, "tree.yaml", "pool: {ippo: 2, iql: 1, mean_field: 0}", "pool: {qmix: 2}")
+    edit(rules_copy, "tree.yaml", "pool: {ippo: 2, iql: 1, mfq: 0, mfac: 0}", "pool: {qmix: 2}")
     report = check_rules(load_ruleset(rules_copy), None)
     assert any("every candidate of leaf 'independent-learners' was excluded" in p for p in report.problems)
 
@@ -251,14 +251,14 @@ def test_registry_check_finds_every_kind_of_drift():
     registry = matching_registry()
     registry["ippo"] = FakeEntry(fake_config("IPPOConfig", {"discrete"}, {"cooperative", "competitive", "mixed"},
                                              "off-policy", False))
-    registry["mean_field"] = FakeEntry(fake_config("MFConfig", {"discrete"}, {"cooperative"}, "off-policy", False))
+    registry["hybrid"] = FakeEntry(fake_config("HybridConfig", {"discrete"}, {"cooperative"}, "off-policy", False))
     registry["newalgo"] = FakeEntry(fake_config("NewConfig", {"discrete"}, {"cooperative"}, "on-policy", False))
     del registry["mappo"]
     problems = check_registry(load_ruleset(), registry)
     assert "'ippo': algorithms.yaml says action_spaces = [continuous, discrete], but IPPOConfig.action_spaces = " \
            "[discrete]" in problems
     assert "'ippo': algorithms.yaml says policy_type = on-policy, but IPPOConfig.policy_type = off-policy" in problems
-    assert "algorithms.yaml marks 'mean_field' as not bundled, but the registry has it" in problems
+    assert "algorithms.yaml marks 'hybrid' as not bundled, but the registry has it" in problems
     assert "registry algorithm 'newalgo' is missing from algorithms.yaml" in problems
     assert "algorithms.yaml marks 'mappo' as bundled, but the registry has no 'mappo'" in problems
 

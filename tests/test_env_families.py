@@ -41,3 +41,36 @@ def test_a_real_env_of_each_family_trains_and_evaluates(row, tmp_path):
     assert evaluation["episodes"] == 1 and evaluation["episode_length"] > 0
     assert (out / "checkpoints" / "latest.pt").exists()
 
+
+
+@pytest.mark.parametrize("module", ["pettingzoo.butterfly.knights_archers_zombies_v11",
+                                    "pettingzoo.sisl.multiwalker_v9"])
+def test_the_lean_turn_based_wrapper_steps_exactly_as_pettingzoos(module):
+    """Training steps turn-based envs through a wrapper that skips PettingZoo's discarded `last()` call; the
+    observations, rewards and flags must be PettingZoo's own, step for step (agents die in KAZ, fall in
+    multiwalker)."""
+    import importlib
+
+    import numpy as np
+    from pettingzoo.utils.conversions import aec_to_parallel
+
+    from algorithms.core.env_registry import make_env
+
+    factory = importlib.import_module(module)
+    env_id = module.rpartition(".")[0] + ":" + module.rpartition(".")[2]
+    traces = []
+    for env in (aec_to_parallel(factory.raw_env(max_cycles=60)), make_env(env_id, {"max_cycles": 60}, checked=False)):
+        assert type(env).__name__ == ("_LeanAECToParallel" if traces else "aec_to_parallel_wrapper")
+        rng, trace = np.random.default_rng(0), []
+        env.reset(seed=1)
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                space = env.action_space(agent)
+                actions[agent] = (int(rng.integers(space.n)) if hasattr(space, "n")
+                                  else rng.uniform(space.low, space.high).astype(space.dtype))
+            obs, rewards, terminations, truncations, _ = env.step(actions)
+            trace.append(([(a, obs[a].tobytes()) for a in sorted(obs)], sorted(rewards.items()),
+                          sorted(terminations.items()), sorted(truncations.items())))
+        traces.append(trace)
+    assert len(traces[0]) > 10 and traces[0] == traces[1]

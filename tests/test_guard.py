@@ -28,7 +28,7 @@ def test_qmix_on_a_zero_sum_game_is_a_hard_mismatch_with_the_advisors_pick():
 def test_the_exclusion_rules_hold_for_many_agents_and_continuous_states():
     many = check_fit("maddpg", "batched:simple_spread_v3", {"N": 120})
     assert "large-population-no-joint-critic" in [f.rule for f in many.hard]
-    assert many.pick in ("ippo", "iql") and "many-agents" in [f.rule for f in many.soft]
+    assert many.pick in ("mfac", "mfq") and "many-agents" in [f.rule for f in many.soft]
     nash = check_fit("nash_q", "mpe2:simple_spread_v3")
     assert any("tabular" in f.what for f in nash.hard) and any("n_agents" in f.what for f in nash.hard)
     assert any("observability" in f.what for f in nash.soft)  # cannot be detected: a warning, not a stop

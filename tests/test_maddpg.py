@@ -16,7 +16,8 @@ from algorithms.training.evaluate import evaluate
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
 from algorithms.core.transition_replay import FieldSpec, TransitionReplay
 from algorithms.core.env_registry import make_vec_env
-from algorithms.maddpg import clip_grad_norm_per_group, group_mlp, gumbel_softmax_st, resolve_teams
+from algorithms.core.teams import resolve_teams
+from algorithms.maddpg import clip_grad_norm_per_group, group_mlp, gumbel_softmax_st
 from tests.helpers import SPREAD, SPREAD_KWARGS
 
 CONTINUOUS = {**SPREAD_KWARGS, "continuous_actions": True}

@@ -22,7 +22,7 @@ ISSUE_FACTS = {
     "turn_based": ("bool", ()), "opponent_predictable": ("bool", ()),
 }
 ISSUE_ALGORITHMS = {"single_agent", "independent", "iql", "ippo", "vdn", "qmix", "qplex", "mappo", "maddpg",
-                    "commnet", "self_play", "opponent_modeling", "nash_q", "mean_field", "hybrid"}
+                    "commnet", "self_play", "opponent_modeling", "nash_q", "mfq", "mfac", "hybrid"}
 
 
 
@@ -222,7 +222,7 @@ def test_tree_unknown_leaf_and_unknown_pool_algorithm(rules_copy, tmp_path):
     assert err.message == (f"{rules_copy}/tree.yaml: node 'coordination-cooperative': "
                            "unknown leaf 'cooperativ'; did you mean 'cooperative'?")
     edit(rules_copy, "tree.yaml", "true: {leaf: cooperativ}", "true: {leaf: cooperative}")
-    edit(rules_copy, "tree.yaml", "pool: {ippo: 2, iql: 1, mean_field: 0}", "pool: {ipo: 2, iql: 1, mean_field: 0}")
+    edit(rules_copy, "tree.yaml", "pool: {ippo: 2, iql: 1, mfq: 0, mfac: 0}", "pool: {ipo: 2, iql: 1, mfq: 0, mfac: 0}")
     err = load_error(rules_copy)
     assert err.message == (f"{rules_copy}/tree.yaml: leaf 'independent-learners': "
                            "unknown algorithm 'ipo'; did you mean 'ippo'?")

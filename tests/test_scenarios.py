@@ -26,7 +26,7 @@ def test_there_are_enough_scenarios_covering_the_issue_list():
     tops = {algo for path in SCENARIOS for algo in as_list(expectation(path)["expect"])}
     # qmix, mappo/maddpg, self_play, single_agent, independent, commnet, not qmix/vdn, a scalable choice
     assert {"qmix", "mappo", "maddpg", "self_play", "single_agent", "independent", "commnet", "qplex",
-            "mean_field"} <= tops
+            "mfq", "mfac"} <= tops
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

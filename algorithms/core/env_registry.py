@@ -18,15 +18,16 @@ import pkgutil
 import re
 import sys
 import types
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pettingzoo.utils.conversions import aec_to_parallel, parallel_to_aec_wrapper
+from pettingzoo.utils.conversions import aec_to_parallel_wrapper, parallel_to_aec_wrapper
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
 from algorithms.core.pettingzoo_vec_env import PettingZooVecEnv
 from algorithms.core.vec_env import VecEnv
-from algorithms.envs import context_rps, grid_games, gymma, image_obs, matrix_games
+from algorithms.envs import context_rps, grid_games, gymma, image_obs, ising, matrix_games
 from algorithms.envs.mpe import SCENARIOS, make_batched_vec_env, parallel_factory
 from algorithms.errors import MARLError, did_you_mean
 
@@ -34,6 +35,7 @@ from algorithms.errors import MARLError, did_you_mean
 BUILTIN_ENVS: dict[str, dict[str, Callable[..., Any]]] = {
     "matrix": {**matrix_games.GAMES, "context_rps": context_rps.context_rps},
     "grid": dict(grid_games.GAMES),
+    "lattice": dict(ising.GAMES),
     "batched": {name: parallel_factory(name) for name in SCENARIOS},
 }
 
@@ -212,7 +214,29 @@ def _as_parallel(env):
         return env
     if isinstance(env, parallel_to_aec_wrapper):  # magent2's raw_env: a native parallel env in AEC clothing
         return env.env
-    return aec_to_parallel(env)
+    return _LeanAECToParallel(env)
+
+
+class _LeanAECToParallel(aec_to_parallel_wrapper):
+    """PettingZoo's aec_to_parallel without the `last()` it calls before each agent's turn and then discards:
+    that call renders the agent's observation, which for image envs (pistonball copies the whole screen per
+    observation) is a third of a step. Observations are read once, after the cycle, as PettingZoo does."""
+
+    def step(self, actions):
+        env, rewards = self.aec_env, defaultdict(int)
+        for agent in env.agents:
+            if agent != env.agent_selection:  # the same cycle order PettingZoo's wrapper insists on
+                raise AssertionError(f"expected agent {agent}, got {env.agent_selection}: a parallel step needs "
+                                     "every agent to act once per cycle")
+            env.step(actions[agent])
+            for other in env.agents:
+                rewards[other] += env.rewards[other]
+        terminations, truncations, infos = dict(env.terminations), dict(env.truncations), dict(env.infos)
+        observations = {agent: env.observe(agent) for agent in env.agents}
+        while env.agents and (env.terminations[env.agent_selection] or env.truncations[env.agent_selection]):
+            env.step(None)
+        self.agents = env.agents
+        return observations, rewards, terminations, truncations, infos
 
 
 def is_parallel(env) -> bool:
