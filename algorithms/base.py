@@ -142,7 +142,8 @@ class Algorithm(ABC):
         write_policy(path, {"algorithm": self.algo_id, "config": config_to_dict(self.config), "env": env}, state)
 
     def predict(self, observation: Mapping[str, Any] | Any, deterministic: bool = True, *, agent: str | None = None,
-                state: Any = None, episode_start: bool = False) -> dict[str, Any] | Any:
+                state: Any = None, episode_start: bool = False, infos: Mapping[str, Any] | None = None
+                ) -> dict[str, Any] | Any:
         """Actions for one un-batched PettingZoo env, as the user's own loop sees it.
 
         Parallel envs: `observation` is the dict agent -> observation that reset()/step() returned; the result
@@ -150,12 +151,15 @@ class Algorithm(ABC):
         (with its action mask, as env.last() gives it) and `agent=env.agent_selection`; the result is that
         agent's action. Recurrent policies keep their memory between calls: pass `episode_start=True` on the
         first observation of each episode. `state` is env.state(), needed only by Nash-Q on envs whose state
-        is not the observations."""
+        is not the observations. `infos` is the info dict reset()/step() returned: envs that give action masks
+        there (`info[agent]["action_mask"]`: LBF, RWARE) need it, or masked-out actions can be chosen."""
         observations = {agent: observation} if agent is not None else observation
         if not isinstance(observations, Mapping):
             raise MARLError("bad-observation", "predict() takes the dict agent -> observation of a parallel env",
                             "for a turn-based env pass one observation and agent=env.agent_selection")
-        step = single_step(self.info, observations, state, acting=agent)
+        if agent is not None and infos is not None and agent not in infos:
+            infos = {agent: infos}  # a turn-based env's info for the acting agent alone
+        step = single_step(self.info, observations, state, acting=agent, infos=infos)
         if episode_start or self._predict_memory is None:
             self._predict_memory = self.initial_memory(1)
         actions, self._predict_memory = self.act(step, self._predict_memory, deterministic)

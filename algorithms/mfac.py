@@ -22,12 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from algorithms.base import (Algorithm, Callback, require_choice, require_non_negative, require_positive,
-                             require_unit_interval)
+from algorithms.base import Algorithm, Callback, require_non_negative, require_positive, require_unit_interval
 from algorithms.core.distributions import MaskedCategorical
 from algorithms.core.mean_field import TeamNetworks, open_masks
 from algorithms.core.metrics import episode_metrics
-from algorithms.core.networks import ACTIVATIONS, CONV_ENCODER, image_layout
+from algorithms.core.networks import image_layout
 from algorithms.core.normalization import RunningStd
 from algorithms.core.ppo_losses import clipped_surrogate, masked_mean
 from algorithms.core.td_targets import lambda_returns
@@ -42,22 +41,8 @@ class MFACConfig(MeanFieldConfig):
 
     policy_type = "on-policy"
 
-    rollout_steps: int = 25
-    """Steps taken on every env copy per update."""
     epochs: int = 4
     """Passes over each rollout (one gradient step per pass on the whole rollout)."""
-    hidden_size: int = 64
-    """Width of the actor's and the critic's hidden layers."""
-    layers: int = 2
-    """Hidden layers of the actor and of the critic."""
-    activation: str = "relu"
-    """Hidden-layer activation: relu or tanh."""
-    conv_encoder: str = "auto"
-    """Image observations: auto (a CNN when images are at least 16 pixels a side), on, or off."""
-    lr: float = 5e-4
-    """Adam learning rate (actor and critic)."""
-    gamma: float = 0.95
-    """Discount factor."""
     td_lambda: float = 0.95
     """Lambda of the critic's TD(lambda) targets and of the advantages."""
     clip_eps: float = 0.2
@@ -66,18 +51,12 @@ class MFACConfig(MeanFieldConfig):
     """Weight of the policy entropy bonus."""
     value_coef: float = 0.5
     """Weight of the critic's squared error in the loss."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip."""
-    standardise_rewards: bool = True
-    """Divide rewards by their running standard deviation (not shifted, as in MF-Q)."""
 
     def validate(self) -> None:
         super().validate()
-        require_positive(self, "rollout_steps", "epochs", "hidden_size", "layers", "lr", "max_grad_norm")
+        require_positive(self, "epochs")
         require_non_negative(self, "clip_eps", "entropy_coef", "value_coef")
-        require_unit_interval(self, "gamma", "td_lambda")
-        require_choice(self, "activation", ACTIVATIONS)
-        require_choice(self, "conv_encoder", CONV_ENCODER)
+        require_unit_interval(self, "td_lambda")
 
 
 class MFAC(Algorithm):

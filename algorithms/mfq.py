@@ -58,8 +58,31 @@ class MeanFieldConfig(AlgorithmConfig):
     """With radius > 0: the observation columns holding each agent's own coordinates (MPE: 2:4)."""
     mean_action: bool = True
     """Condition on the neighbours' mean action; false: the paper's independent-learner baseline."""
+    rollout_steps: int = 25
+    """Steps taken on every env copy between updates."""
+    hidden_size: int = 64
+    """Width of the hidden layers (MF-Q's network; MF-AC's actor and critic)."""
+    layers: int = 2
+    """Hidden layers of each network."""
+    activation: str = "relu"
+    """Hidden-layer activation: relu or tanh."""
+    conv_encoder: str = "auto"
+    """Image observations: auto (a CNN when images are at least 16 pixels a side), on, or off."""
+    lr: float = 5e-4
+    """Adam learning rate."""
+    gamma: float = 0.95
+    """Discount factor."""
+    max_grad_norm: float = 10.0
+    """Gradient-norm clip."""
+    standardise_rewards: bool = True
+    """Divide rewards by their running standard deviation (not shifted: in games where agents die, a shift
+    would make staying alive look better or worse than it is)."""
 
     def validate(self) -> None:
+        require_positive(self, "rollout_steps", "hidden_size", "layers", "lr", "max_grad_norm")
+        require_unit_interval(self, "gamma")
+        require_choice(self, "activation", ACTIVATIONS)
+        require_choice(self, "conv_encoder", CONV_ENCODER)
         require_non_negative(self, "radius")
         if self.radius > 0:
             try:
@@ -74,8 +97,6 @@ class MFQConfig(MeanFieldConfig):
 
     policy_type = "off-policy"
 
-    rollout_steps: int = 25
-    """Steps taken on every env copy between updates."""
     updates_per_iteration: int = 10
     """Gradient steps after each collection, each on `batch_size` joint steps (every agent's transition)."""
     batch_size: int = 32
@@ -84,18 +105,6 @@ class MFQConfig(MeanFieldConfig):
     """Agent transitions kept in replay (joint steps kept: this divided by the number of agents)."""
     learning_starts: int = 1_000
     """Env steps (summed over copies) collected before the first gradient step."""
-    hidden_size: int = 64
-    """Width of the Q-network's hidden layers."""
-    layers: int = 2
-    """Hidden layers of the Q-network."""
-    activation: str = "relu"
-    """Hidden-layer activation: relu or tanh."""
-    conv_encoder: str = "auto"
-    """Image observations: auto (a CNN when images are at least 16 pixels a side), on, or off."""
-    lr: float = 5e-4
-    """Adam learning rate."""
-    gamma: float = 0.95
-    """Discount factor."""
     target_update_interval: int = 200
     """Copy the online network into the target every this many gradient steps."""
     temperature_start: float = 1.0
@@ -104,21 +113,12 @@ class MFQConfig(MeanFieldConfig):
     """Boltzmann temperature after annealing."""
     temperature_anneal_steps: int = 50_000
     """Env steps (summed over copies) over which the temperature falls linearly from start to finish."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip."""
-    standardise_rewards: bool = True
-    """Divide rewards by their running standard deviation (not shifted: in games where agents die, a shift
-    would make staying alive look better or worse than it is)."""
 
     def validate(self) -> None:
         super().validate()
-        require_positive(self, "rollout_steps", "updates_per_iteration", "batch_size", "buffer_size", "hidden_size",
-                         "layers", "lr", "target_update_interval", "temperature_start", "temperature_finish",
-                         "max_grad_norm")
+        require_positive(self, "updates_per_iteration", "batch_size", "buffer_size", "target_update_interval",
+                         "temperature_start", "temperature_finish")
         require_non_negative(self, "learning_starts", "temperature_anneal_steps")
-        require_unit_interval(self, "gamma")
-        require_choice(self, "activation", ACTIVATIONS)
-        require_choice(self, "conv_encoder", CONV_ENCODER)
 
 
 def build_neighbourhood(config: MeanFieldConfig, envs: VecEnv, device: torch.device) -> tuple[list[int], Neighbourhood]:

@@ -33,7 +33,7 @@ EXTRA_VARIANTS = {"pettingzoo.butterfly:knights_archers_zombies_v11": [{"obs_met
                   "batched:simple_spread_v3": [{"continuous_actions": True}]}
 # Only where the defaults cannot learn at all within a few hundred env steps (the first update comes later):
 SMALL = {"mappo": {"batch_steps": 128}, "ippo": {"batch_steps": 128},
-         "maddpg": {"learning_starts": 100, "batch_size": 32},
+         "maddpg": {"learning_starts": 100, "batch_size": 32}, "mfq": {"learning_starts": 100},
          **{a: {"batch_size": 4, "max_episode_len": 50} for a in ("iql", "vdn", "qmix", "qplex")}}
 STATUSES = ("trains", "refused", "slow", "no update", "env raised", "TRACEBACK")
 
@@ -131,7 +131,7 @@ def check_predict(algo, row: Row) -> None:
     try:
         if isinstance(env, ParallelEnv):
             obs, infos = env.reset(seed=1)
-            actions = predict(algo, env, obs)
+            actions = predict(algo, env, obs, infos=infos)
             masks = {a: (infos.get(a) or {}).get("action_mask") for a in actions}
         else:
             env.reset(seed=1)
@@ -148,10 +148,11 @@ def check_predict(algo, row: Row) -> None:
         env.close()
 
 
-def predict(algo, env, obs, agent=None):
+def predict(algo, env, obs, agent=None, infos=None):
     for with_state in (False, True):  # env.state() only where asked (Nash-Q on envs whose state is not the obs)
         try:
-            return algo.predict(obs, agent=agent, episode_start=True, state=env.state() if with_state else None)
+            return algo.predict(obs, agent=agent, episode_start=True, state=env.state() if with_state else None,
+                                infos=infos)
         except algorithms.MARLError as err:  # it learnt on this env, so predict() refusing it is a bug
             if err.code != "needs-state" or with_state:
                 raise AssertionError(f"predict() raised MARLError({err.code}): {err}") from err

@@ -321,3 +321,18 @@ def test_marl_advise_with_lbf_recommends():
     assert data["algorithm"] in {"vdn", "qmix", "mappo"} and data["bundled"]
     assert data["answers"]["n_agents"] == 2 and data["sources"]["n_agents"] == f"detected from {LBF}"
     assert data["answers"]["action_space"] == "discrete"
+
+
+@pytest.mark.parametrize("algo_id", ["mfq", "vdn", "mappo"])
+def test_predict_reads_action_masks_from_infos(algo_id):
+    """predict() in the user's own loop: LBF gives its masks in info; passing `infos` keeps masked actions out."""
+    import algorithms
+
+    algo = algorithms.make(algo_id, LBF, num_envs=1, seed=0)
+    env = make_env(LBF)
+    obs, infos = env.reset(seed=3)
+    free = algo.predict(obs, episode_start=True)
+    only = {a: (free[a] + 1) % 6 for a in obs}  # allow one action, never the one chosen without masks
+    masked = {a: {"action_mask": np.eye(6, dtype=np.int8)[only[a]]} for a in obs}
+    assert algo.predict(obs, episode_start=True, infos=masked) == only
+    assert all(infos[a]["action_mask"][algo.predict(obs, episode_start=True, infos=infos)[a]] for a in obs)

@@ -51,10 +51,11 @@ def concatenated_state(info: EnvInfo, obs_row: np.ndarray) -> np.ndarray:
 
 
 def single_step(info: EnvInfo, observations: Mapping[str, Any], state: Any = None,
-                acting: str | None = None) -> Step:
+                acting: str | None = None, infos: Mapping[str, Any] | None = None) -> Step:
     """A one-copy Step from a PettingZoo observation dict (agent -> observation). `acting` names the one
     agent whose turn it is (turn-based envs); otherwise every agent in the dict acts. `state` is the env's
-    state() where the policy was trained on it, else the observations are concatenated."""
+    state() where the policy was trained on it, else the observations are concatenated. `infos` (agent ->
+    info dict) carries the action masks of envs that put them there (LBF, RWARE)."""
     index = {a: i for i, a in enumerate(info.agents)}
     unknown = [a for a in observations if a not in index]
     if unknown:
@@ -64,7 +65,7 @@ def single_step(info: EnvInfo, observations: Mapping[str, Any], state: Any = Non
     present = np.zeros(info.n_agents, bool)
     for agent, raw in observations.items():
         try:
-            write_obs(info, index[agent], raw, obs, mask)
+            write_obs(info, index[agent], raw, obs, mask, (infos or {}).get(agent))
         except ValueError as err:  # a row of the wrong size
             raise MARLError("bad-observation", f"agent '{agent}''s observation does not fit this policy: {err}",
                             f"it was trained on '{info.env_id}' ({info.obs_sizes[index[agent]]} values)") from None
