@@ -46,7 +46,8 @@ def train(arm: str, args, path: Path) -> None:
 
     algo.learn(args.steps, progress)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # before saving (which copies the replay)
+    # Before saving (which copies the replay); the process-wide peak, so the second arm's includes the first's save.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     algo.save(path)
     print(f"  {arm}: {algo.env_steps:,} env steps in {seconds:.0f} s = {algo.env_steps / seconds:.1f} env steps/s "
           f"({algo.envs.num_envs} copies, {algo.info.n_agents} agents); peak resident memory so far (training) {peak:.2f} GiB",
@@ -91,6 +92,7 @@ def main() -> None:
             train(arm, args, path)
     mfq, il = load(args.out / "mfq.pt"), load(args.out / "il.pt")
     print(f"battles ({args.battles}, greedy; trained {mfq.env_steps:,} and {il.env_steps:,} env steps):")
+    totals = np.zeros(5)  # MF-Q wins, IL wins, draws, MF-Q kills, IL kills
     for side, (red, blue) in (("MF-Q red vs IL blue", (mfq, il)), ("IL red vs MF-Q blue", (il, mfq))):
         survivors = np.array([battle(red, blue, args.env_kwargs, 50_000 + b) for b in range(args.battles // 2)])
         mf_alive, il_alive = (survivors[:, 0], survivors[:, 1]) if red is mfq else (survivors[:, 1], survivors[:, 0])
@@ -99,6 +101,10 @@ def main() -> None:
         print(f"  {side}: MF-Q wins {np.mean(mf_alive > il_alive):.2f}, IL wins {np.mean(il_alive > mf_alive):.2f}, "
               f"draws {np.mean(mf_alive == il_alive):.2f}; survivors MF-Q {mf_alive.mean():.1f} IL {il_alive.mean():.1f};"
               f" kill ratio MF-Q/IL {kills_mf / max(kills_il, 1):.2f}", flush=True)
+        totals += [(mf_alive > il_alive).sum(), (il_alive > mf_alive).sum(), (mf_alive == il_alive).sum(), kills_mf,
+                   kills_il]
+    print(f"  both sides: MF-Q wins {totals[0]:.0f}, IL wins {totals[1]:.0f}, draws {totals[2]:.0f}; "
+          f"kill ratio MF-Q/IL {totals[3] / max(totals[4], 1):.2f}")
 
 
 if __name__ == "__main__":
