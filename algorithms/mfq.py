@@ -42,7 +42,7 @@ from algorithms.errors import MARLError
 
 @dataclass
 class MeanFieldConfig(AlgorithmConfig):
-    """The neighbourhood fields MF-Q and MF-AC share."""
+    """The fields MF-Q and MF-AC share: the neighbourhood, the networks, the optimiser."""
 
     action_spaces = frozenset({"discrete"})
     reward_settings = frozenset({"cooperative", "competitive", "mixed"})
@@ -93,7 +93,7 @@ class MeanFieldConfig(AlgorithmConfig):
 
 @dataclass
 class MFQConfig(MeanFieldConfig):
-    """Defaults: the paper's MF-Q where it states them, otherwise our value learners' (value_config.py)."""
+    """Defaults: our value learners' where they apply (value_config.py); the temperature schedule is ours."""
 
     policy_type = "off-policy"
 
