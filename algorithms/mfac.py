@@ -107,7 +107,8 @@ class MFAC(Algorithm):
         if self.last is None:
             self.begin(self.envs.reset())
         rows: dict[str, list[Any]] = {k: [] for k in ("obs", "mask", "action", "log_prob", "mean", "reward",
-                                                      "terminated", "episode_end", "active", "next_obs")}
+                                                      "terminated", "episode_end", "active", "next_obs",
+                                                      "next_mask")}
         finished: list[tuple[int, np.ndarray, int]] = []
         for _ in range(self.config.rollout_steps):
             step = self.last
@@ -120,7 +121,8 @@ class MFAC(Algorithm):
                                ("mean", self.neighbourhood.mean_actions(obs, action, to_tensor(step.alive, self.device))),
                                ("reward", nxt.reward), ("terminated", nxt.terminated),
                                ("episode_end", nxt.episode_end), ("active", step.active),
-                               ("next_obs", np.where(ended, nxt.final_obs, nxt.obs))):
+                               ("next_obs", np.where(ended, nxt.final_obs, nxt.obs)),
+                               ("next_mask", np.where(ended, True, nxt.action_mask))):
                 rows[key].append(to_tensor(value, self.device))
             if step.active.any():
                 self.reward_std.update(nxt.reward[step.active])
@@ -136,8 +138,8 @@ class MFAC(Algorithm):
     def targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """TD(lambda) returns [T, K, N] bootstrapped with v_MF, and advantages (returns - v_MF(o))."""
         cfg = self.config
-        # The next observation's mask is not kept (only its values enter, through the policy's probabilities).
-        next_v = self.v_mf(batch["next_obs"], torch.ones_like(batch["mask"]), batch["mean"])
+        # After an episode's last step the next mask is unknown (all open): that value bootstraps truncations only.
+        next_v = self.v_mf(batch["next_obs"], batch["next_mask"], batch["mean"])
         reward = batch["reward"] / self.reward_std.std if cfg.standardise_rewards else batch["reward"]
         same_episode = torch.cat([torch.ones_like(batch["episode_end"][:1]), ~batch["episode_end"][:-1]])
         filled = same_episode[..., None].expand_as(reward)
