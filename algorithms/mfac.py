@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from algorithms.base import Algorithm, Callback, require_non_negative, require_positive, require_unit_interval
-from algorithms.core.distributions import MaskedCategorical
-from algorithms.core.mean_field import TeamNetworks, open_masks
+from algorithms.core.distributions import MaskedCategorical, open_masks
+from algorithms.core.mean_field import TeamNetworks
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.networks import image_layout
 from algorithms.core.normalization import RunningStd

@@ -29,7 +29,8 @@ from torch import nn
 
 from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_choice, require_non_negative,
                              require_positive, require_unit_interval)
-from algorithms.core.mean_field import Neighbourhood, TeamNetworks, boltzmann, open_masks, parse_columns
+from algorithms.core.distributions import open_masks
+from algorithms.core.mean_field import Neighbourhood, TeamNetworks, boltzmann, parse_columns
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.networks import ACTIVATIONS, CONV_ENCODER, AgentLinear, Torso, image_layout
 from algorithms.core.normalization import RunningStd

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Algorithm, Callback
+from algorithms.core.distributions import open_masks
 from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.mixers import make_mixer
@@ -103,11 +104,6 @@ class ValueDecomposition(Algorithm):
         h0 = torch.zeros(*obs.shape[1:-1], self.config.hidden_size, device=self.device)
         return net.head(net.torso.forward_sequence(self._agent_in(obs), h0, starts))
 
-    @staticmethod
-    def _valid(mask: torch.Tensor) -> torch.Tensor:
-        """Action masks with all-False rows (padding, absent agents) opened, so max/argmax stay finite."""
-        return mask | ~mask.any(-1, keepdim=True)
-
     # ------------------------------------------------------------------ acting
 
     def epsilon(self) -> float:
@@ -117,7 +113,7 @@ class ValueDecomposition(Algorithm):
 
     def select(self, q: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torch.Tensor:
         """Epsilon-greedy over valid actions: q, mask [K, N, A] -> actions [K, N]."""
-        valid = self._valid(mask)
+        valid = open_masks(mask)
         greedy = q.masked_fill(~valid, -torch.inf).argmax(-1)
         if epsilon <= 0:
             return greedy
@@ -206,7 +202,7 @@ class ValueDecomposition(Algorithm):
         cfg = self.config
         obs, state, mask, action = batch["obs"], batch["state"].float(), batch["mask"], batch["action"]
         filled = batch["filled"]                                              # [T, B]
-        valid = self._valid(mask)                                             # [T+1, B, N, A]
+        valid = open_masks(mask)                                             # [T+1, B, N, A]
         q = self._q_sequence(self.agent, obs)                                 # [T+1, B, N, A]
         q_taken = q[:-1].gather(-1, action.unsqueeze(-1)).squeeze(-1)         # [T, B, N]
         with torch.no_grad():

@@ -5,6 +5,12 @@ import torch
 from torch.distributions import Categorical, Normal
 
 
+def open_masks(mask: torch.Tensor) -> torch.Tensor:
+    """Action masks with all-False rows (padding, absent or dead agents) opened, so max, argmax and softmax over
+    them stay finite; those rows' values are masked out of every loss anyway."""
+    return mask | ~mask.any(-1, keepdim=True)
+
+
 class MaskedCategorical:
     """Categorical over the allowed actions only; forbidden actions get probability exactly 0."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 
-
 def neighbour_weights(alive: torch.Tensor, teams: torch.Tensor, positions: torch.Tensor | None = None,
                       radius: float | None = None) -> torch.Tensor:
     """[K, N, N] float: w[k, i, j] = 1 when j is a live teammate of i (j != i) within `radius` of i, else 0.
@@ -50,7 +49,7 @@ class Neighbourhood:
     def mean_actions(self, obs: torch.Tensor, actions: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
         """[K, N, A] mean one-hot action of each agent's neighbours; obs [K, N, O], actions, alive [K, N]."""
         positions = obs[..., self.columns[0]: self.columns[1]].float() if self.columns is not None else None
-        weights = neighbour_weights(alive, self.teams, positions, self.radius if positions is not None else None)
+        weights = neighbour_weights(alive, self.teams, positions, self.radius)
         return mean_actions(actions, self.n_actions, weights)
 
 
@@ -94,8 +93,3 @@ class TeamNetworks(torch.nn.Module):
 def boltzmann(q: torch.Tensor, valid: torch.Tensor, temperature: float) -> torch.Tensor:
     """pi(a) proportional to exp(Q(a) / temperature) over valid actions: q, valid [..., A] -> probabilities."""
     return torch.softmax(q.masked_fill(~valid, -torch.inf) / temperature, dim=-1)
-
-
-def open_masks(mask: torch.Tensor) -> torch.Tensor:
-    """Action masks with all-False rows (absent agents) opened, so softmax and argmax stay finite."""
-    return mask | ~mask.any(-1, keepdim=True)

@@ -46,8 +46,8 @@ class IsingGame(ParallelEnv):
     def _neighbour_mean(self, spins: np.ndarray) -> np.ndarray:
         return (np.roll(spins, 1, 0) + np.roll(spins, -1, 0) + np.roll(spins, 1, 1) + np.roll(spins, -1, 1)) / 4
 
-    def _observations(self) -> dict[str, np.ndarray]:
-        rows = np.stack([self.spins.ravel(), self._neighbour_mean(self.spins).ravel()], axis=1).astype(np.float32)
+    def _observations(self, neighbour_mean: np.ndarray) -> dict[str, np.ndarray]:
+        rows = np.stack([self.spins.ravel(), neighbour_mean.ravel()], axis=1).astype(np.float32)
         return dict(zip(self.possible_agents, rows))
 
     def state(self) -> np.ndarray:
@@ -58,16 +58,17 @@ class IsingGame(ParallelEnv):
             self.rng = np.random.default_rng(seed)
         self.agents, self.cycle = list(self.possible_agents), 0
         self.spins = self.rng.choice(np.array([-1.0, 1.0], np.float32), (self.size, self.size))
-        return self._observations(), {a: {} for a in self.agents}
+        return self._observations(self._neighbour_mean(self.spins)), {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, int]):
         chosen = np.array([actions[a] for a in self.possible_agents], np.float32).reshape(self.size, self.size)
         self.spins = 2.0 * chosen - 1.0
-        rewards = (self.coupling * self.spins * self._neighbour_mean(self.spins) + self.field * self.spins).ravel()
+        neighbour_mean = self._neighbour_mean(self.spins)  # the reward's and the next observation's
+        rewards = (self.coupling * self.spins * neighbour_mean + self.field * self.spins).ravel()
         self.cycle += 1
         done = self.cycle >= self.max_cycles
         agents = self.possible_agents
-        out = (self._observations(), dict(zip(agents, rewards.tolist())), {a: False for a in agents},
+        out = (self._observations(neighbour_mean), dict(zip(agents, rewards.tolist())), {a: False for a in agents},
                {a: done for a in agents}, {a: {} for a in agents})
         if done:
             self.agents = []

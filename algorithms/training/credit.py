@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from algorithms.core.distributions import open_masks
 from algorithms.core.env_registry import make_vec_env
 from algorithms.core.reference_policies import FixedPolicy, has_noop
 from algorithms.core.statistics import bootstrap_ci
@@ -123,7 +124,7 @@ def mixer_view(algo, env: str, env_kwargs: dict, episodes: int, seed: int) -> di
         obs, state = to_tensor(step.obs, algo.device), to_tensor(step.state, algo.device).float()
         with torch.no_grad():
             q, next_memory = algo.q_values(obs, memory)                             # [1, N, A]
-        valid = algo._valid(to_tensor(step.action_mask, algo.device))
+        valid = open_masks(to_tensor(step.action_mask, algo.device))
         q = q.masked_fill(~valid, -torch.inf)
         action = q.argmax(-1)                                                      # [1, N]
         live = to_tensor(step.alive, algo.device).float()
