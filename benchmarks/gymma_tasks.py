@@ -35,7 +35,7 @@ def run(job: dict) -> dict:
     """One seed of one algorithm: train, evaluating every eval_every env steps."""
     torch.set_num_threads(1)
     seed_everything(job["seed"])
-    algo = make(job["algo"], job["env"], seed=job["seed"])
+    algo = make(job["algo"], job["env"], seed=job["seed"], **job["overrides"])  # make() checks and types them
     history, trained = [], 0.0
     while algo.env_steps < job["steps"]:
         start = time.perf_counter()
@@ -63,12 +63,14 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", help="also write every history here")
+    parser.add_argument("--set", action="append", default=[], help="config field KEY=VALUE for every algorithm "
+                        "(repeatable)")
     args = parser.parse_args()
     jobs = [{"algo": a, "env": args.env, "seed": s, "steps": args.steps, "eval_every": args.eval_every,
-             "episodes": args.episodes} for a in args.algos.split(",")
+             "episodes": args.episodes, "overrides": dict(item.partition("=")[::2] for item in args.set)} for a in args.algos.split(",")
             for s in range(args.first_seed, args.first_seed + args.seeds)]
     print(f"{args.env}: {args.algos} x {args.seeds} seed(s), {args.steps:,} env steps, {args.workers} run(s) at once,"
-          f" torch {torch.__version__}")
+          f" overrides {args.set or 'none'}, torch {torch.__version__}")
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             results = list(pool.map(run, jobs))

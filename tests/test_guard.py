@@ -62,6 +62,11 @@ def test_train_stops_before_writing_anything_and_force_records_the_override(tmp_
     assert forced.exit_code == 0, forced.output
     config = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
     assert config["forced"] and "reward_structure" in config["forced"][0]
+    seeds = runner.invoke(app, [*argv, "--force", "--seeds", "0,1", "--out", str(tmp_path / "s")])
+    assert seeds.exit_code == 0, seeds.output
+    for seed in (0, 1):  # every seed's run records the override, as the single run does
+        trial = yaml.safe_load((tmp_path / "s" / "qmix" / "tictactoe_v3" / f"seed-{seed}" / "config.yaml").read_text())
+        assert trial["forced"] == config["forced"]
     fine = runner.invoke(app, ["train", "vdn", "--env", "matrix:climbing", "--steps", "200", "--out", str(tmp_path / "c")])
     assert fine.exit_code == 0 and yaml.safe_load((tmp_path / "c" / "config.yaml").read_text())["forced"] == []
 

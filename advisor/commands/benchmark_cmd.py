@@ -79,7 +79,7 @@ def _write_report(out_data: dict[str, Any], root: Path) -> None:
 
 
 def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, num_envs: int, eval_episodes: int,
-                overrides: dict[str, Any], out: Optional[Path], workers: int) -> None:
+                overrides: dict[str, Any], out: Optional[Path], workers: int, forced: list[str]) -> None:
     """`marl train ALGO --env ENV --seeds 0-4`: a one-algorithm, one-env benchmark over the seeds."""
     if workers < 1:
         raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
@@ -91,6 +91,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     data = {"algorithms": [{"algorithm": algo, "set": overrides}], "envs": [{"env": env, "env_kwargs": env_kwargs}],
             "seeds": seed_list, "steps": steps, "num_envs": num_envs, "eval_episodes": eval_episodes}
     spec = parse_spec(data)
+    spec.forced = forced
     validate(spec)
     root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
     claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False))

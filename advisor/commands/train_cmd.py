@@ -136,7 +136,7 @@ def train(
             console.print(f"[yellow]warning[/]: {warning}", highlight=False)
         if seeds is not None:
             return train_seeds(algo, env, env_kwargs, seeds, merged["steps"], merged["num_envs"],
-                               merged["eval_episodes"], overrides, out, workers)
+                               merged["eval_episodes"], overrides, out, workers, forced)
         spec = RunSpec(**{**merged, "env": env, "env_kwargs": env_kwargs, "config": overrides, "forced": forced})
         run_dir = out or default_run_dir(spec)
         trainer = Trainer.create(spec, run_dir)

@@ -49,6 +49,9 @@ class BenchmarkSpec:
     num_envs: int = 0
     eval_episodes: int = 32
     cpus_per_trial: int = 1
+    forced: list[str] = field(default_factory=list)
+    """Not a YAML key: the guard's findings that `marl train --seeds ... --force` overrode, recorded in every
+    trial's config.yaml as a single run records them."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Trial:
     def run_spec(self, spec: BenchmarkSpec) -> RunSpec:
         return RunSpec(algo=self.algorithm.algorithm, env=self.env.env, env_kwargs=dict(self.env.env_kwargs),
                        steps=spec.steps, seed=self.seed, num_envs=spec.num_envs, device="cpu",
-                       eval_episodes=spec.eval_episodes, config=dict(self.algorithm.set))
+                       eval_episodes=spec.eval_episodes, config=dict(self.algorithm.set), forced=list(spec.forced))
 
 
 def _bad(message: str, hint: str = "") -> MARLError:
