@@ -74,3 +74,24 @@ def test_the_lean_turn_based_wrapper_steps_exactly_as_pettingzoos(module):
                           sorted(terminations.items()), sorted(truncations.items())))
         traces.append(trace)
     assert len(traces[0]) > 10 and traces[0] == traces[1]
+
+
+@pytest.mark.parametrize("env_id,kwargs", [("pettingzoo.butterfly:pistonball_v6", {"continuous": False}),
+                                           ("pettingzoo.butterfly:cooperative_pong_v6", {})])
+def test_image_envs_that_draw_only_when_rendering_are_seen_moving(env_id, kwargs):
+    """PettingZoo's pistonball and cooperative_pong redraw their screen (the observations' and state's source)
+    only when a render mode is set; the registry sets one, so what the trainers see changes as the game moves."""
+    pytest.importorskip("pettingzoo.butterfly")
+    import numpy as np
+
+    from algorithms.core.env_registry import make_vec_env
+
+    envs = make_vec_env(env_id, kwargs, 1)
+    first = envs.reset(seed=0)
+    start_obs, start_state = first.obs.copy(), first.state.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        step = envs.step(rng.integers(0, envs.info.action_dim, (1, envs.info.n_agents)))
+    assert not np.array_equal(step.obs, start_obs), "the observations never change: the env is not drawn"
+    assert not np.array_equal(step.state, start_state)  # state() is the same screen
+    envs.close()

@@ -50,6 +50,11 @@ NATIVE_VEC_ENVS: dict[str, Callable[..., VecEnv]] = {"batched": make_batched_vec
 GYMNASIUM_PACKAGES: dict[str, str] = {"lbforaging": "lbforaging", "rware": "rware"}
 GYMMA_PREFIX = "gymma"
 
+# PettingZoo (1.27) envs that draw the screen their image observations and state() are cut from only when a
+# render mode is set: built without one, every observation is the reset frame and the agents play blind.
+# They get render_mode="rgb_array" unless the caller asks for another mode (no window opens, nothing is shown).
+DRAW_ONLY_WHEN_RENDERING = ("butterfly.pistonball", "butterfly.cooperative_pong")
+
 
 @dataclass(frozen=True)
 class EnvSpec:
@@ -145,6 +150,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     kwargs, image_options = image_obs.split_options(dict(env_kwargs or {}))
     image_settings = image_obs.parse_options(env_id, image_options) if image_options else None
     check_env_kwargs(env_id, factory, kwargs)
+    if render_mode is None and any(name in env_id.replace(":", ".") for name in DRAW_ONLY_WHEN_RENDERING):
+        render_mode = "rgb_array"
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
