@@ -150,7 +150,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     kwargs, image_options = image_obs.split_options(dict(env_kwargs or {}))
     image_settings = image_obs.parse_options(env_id, image_options) if image_options else None
     check_env_kwargs(env_id, factory, kwargs)
-    if render_mode is None and any(name in env_id.replace(":", ".") for name in DRAW_ONLY_WHEN_RENDERING):
+    if (render_mode is None and "render_mode" not in kwargs
+            and any(name in env_id.replace(":", ".") for name in DRAW_ONLY_WHEN_RENDERING)):
         render_mode = "rgb_array"
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
