@@ -2,7 +2,8 @@
 
     python benchmarks/pistonball.py                       # 12,800 env steps, seed 0 (long on 2 CPU cores)
     python benchmarks/pistonball.py --steps 3200 --episodes 5
-    python benchmarks/pistonball.py --steps 120000 --eval-every 20000 --set epochs=4   # the learning curve
+    python benchmarks/pistonball.py --steps 50000 --eval-every 25000 --set epochs=4 --set batch_steps=500 --set minibatches=32
+                                                          # the learning curve in docs/environments.md
 
 Preprocessing as a user would pass it: discrete actions (down / stay / up), each piston's 457 x 120 x 3 view
 resized to 64 x 16, grayscale, 2 frames stacked (`--env-kwarg obs_resize=64x16 ...`). Prints:
