@@ -167,6 +167,21 @@ def test_the_example_spec_is_valid():
     assert ppo.seeds == [0, 1, 2, 3, 4] and ppo.steps == 2_000_000
 
 
+@pytest.mark.parametrize("name", ["benchmark_lbf.yaml", "benchmark_spread_offpolicy.yaml",
+                                  "benchmark_speaker_listener.yaml"])
+def test_the_long_example_specs_are_valid(name):
+    """The specs docs/ points to for the long benchmarks: every algorithm builds on every env before any trial."""
+    from pathlib import Path
+
+    from algorithms.training.benchmark_spec import load_spec
+
+    if name == "benchmark_lbf.yaml":
+        pytest.importorskip("lbforaging")
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / name)
+    validate(spec)
+    assert spec.steps == 2_000_000 and len(spec.seeds) >= 3
+
+
 def test_marl_train_seeds_runs_one_benchmark_over_the_seeds(tmp_path):
     out = tmp_path / "seeds"
     argv = ["train", "vdn", "--env", "matrix:climbing", "--steps", "300", "--seeds", "0,2", "--set", "lr=0.001",
