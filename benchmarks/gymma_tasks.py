@@ -66,8 +66,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="config field KEY=VALUE for every algorithm "
                         "(repeatable)")
     args = parser.parse_args()
+    overrides = dict(item.partition("=")[::2] for item in args.set)
     jobs = [{"algo": a, "env": args.env, "seed": s, "steps": args.steps, "eval_every": args.eval_every,
-             "episodes": args.episodes, "overrides": dict(item.partition("=")[::2] for item in args.set)} for a in args.algos.split(",")
+             "episodes": args.episodes, "overrides": overrides} for a in args.algos.split(",")
             for s in range(args.first_seed, args.first_seed + args.seeds)]
     print(f"{args.env}: {args.algos} x {args.seeds} seed(s), {args.steps:,} env steps, {args.workers} run(s) at once,"
           f" overrides {args.set or 'none'}, torch {torch.__version__}")
