@@ -202,7 +202,7 @@ class ValueDecomposition(Algorithm):
         cfg = self.config
         obs, state, mask, action = batch["obs"], batch["state"].float(), batch["mask"], batch["action"]
         filled = batch["filled"]                                              # [T, B]
-        valid = open_masks(mask)                                             # [T+1, B, N, A]
+        valid = open_masks(mask)                                              # [T+1, B, N, A]
         q = self._q_sequence(self.agent, obs)                                 # [T+1, B, N, A]
         q_taken = q[:-1].gather(-1, action.unsqueeze(-1)).squeeze(-1)         # [T, B, N]
         with torch.no_grad():

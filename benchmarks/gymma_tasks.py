@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from advisor.cli_options import parse_set_options  # noqa: E402
 from algorithms import make  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
 from algorithms.training.evaluate import evaluate  # noqa: E402
@@ -35,7 +36,7 @@ def run(job: dict) -> dict:
     """One seed of one algorithm: train, evaluating every eval_every env steps."""
     torch.set_num_threads(1)
     seed_everything(job["seed"])
-    algo = make(job["algo"], job["env"], seed=job["seed"], **job["overrides"])  # make() checks and types them
+    algo = make(job["algo"], job["env"], seed=job["seed"], **job["overrides"])
     history, trained = [], 0.0
     while algo.env_steps < job["steps"]:
         start = time.perf_counter()
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="config field KEY=VALUE for every algorithm "
                         "(repeatable)")
     args = parser.parse_args()
-    overrides = dict(item.partition("=")[::2] for item in args.set)
+    overrides = parse_set_options(args.set)  # the CLI's --set parser; make() checks and types each value
     jobs = [{"algo": a, "env": args.env, "seed": s, "steps": args.steps, "eval_every": args.eval_every,
              "episodes": args.episodes, "overrides": overrides} for a in args.algos.split(",")
             for s in range(args.first_seed, args.first_seed + args.seeds)]

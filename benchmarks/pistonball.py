@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from advisor.cli_options import parse_set_options  # noqa: E402
 from algorithms import make  # noqa: E402
 from algorithms.core.env_registry import make_vec_env  # noqa: E402
 from algorithms.core.reference_policies import FixedPolicy  # noqa: E402
@@ -70,7 +71,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"{ENV} {KWARGS}, torch {torch.__version__}, 1 thread")
     print(f"raw stepping (preprocessed, 1 copy): {raw_steps_per_s(20):.1f} env steps/s")
-    overrides = dict(item.partition("=")[::2] for item in args.set)  # make() checks and types each value
+    overrides = parse_set_options(args.set)  # the CLI's --set parser; make() checks and types each value
     algo = make("ippo", ENV, env_kwargs=KWARGS, num_envs=args.num_envs, seed=args.seed, **overrides)
     print(f"IPPO overrides {overrides or 'none'}")
     seconds, chunk = 0.0, args.eval_every or args.steps
