@@ -11,11 +11,12 @@ from typing import Any, Optional
 
 import typer
 import yaml
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from advisor.console import console, handles_errors
 from advisor.errors import AdvisorError
+from advisor.progress_view import ProgressView
 from advisor.report import find_runs
 from advisor.report import write as write_report
 from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
@@ -110,7 +111,7 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
     steps_total = (total - done) * spec.steps
     progress = {"steps": {}, "start": time.monotonic()}
-    with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
+    with ProgressView(*columns, console=console, transient=False, disable=quiet) as bar:
         task = bar.add_task("trials", total=max(steps_total, 1), status="")
 
         def refresh() -> None:
@@ -127,9 +128,12 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
                 counts["running"] -= 1
                 counts["done" if event["status"] == "done" else "failed"] += 1
                 progress["steps"][trial.key] = spec.steps
-                if event["status"] == "failed" and not quiet:
-                    bar.console.print(f"[red]failed[/]: {trial.algorithm.name} / {trial.env.name} / seed "
-                                      f"{trial.seed}: {event['error']}")
+                name = f"{trial.algorithm.name} / {trial.env.name} / seed {trial.seed}"
+                if event["status"] == "failed":
+                    bar.note(f"[red]failed[/]: {name}: {event['error']}")
+                else:
+                    score = event.get("return")
+                    bar.note(f"done: {name}" + ("" if score is None else f": return per agent {score:.3f}"))
             refresh()
 
         refresh()

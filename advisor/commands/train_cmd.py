@@ -8,11 +8,12 @@ from typing import Any, Optional
 
 import typer
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from advisor.console import console, handles_errors, print_references
 from advisor.errors import AdvisorError
 from advisor.guard import guard_training
+from advisor.progress_view import ProgressView
 from advisor.cli_options import parse_set_options
 from advisor.cli_options import parse_env_kwargs
 from advisor.commands.benchmark_cmd import train_seeds
@@ -161,8 +162,8 @@ def _train_with_progress(trainer: Trainer) -> dict[str, Any]:
     label, key = trainer.algo.progress_metric
     columns = [TextColumn("[bold blue]training"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps"),
                TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn(f"{label} {{task.fields[ret]:>8.2f}}"),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+    with ProgressView(*columns, console=console, transient=False) as progress:
         task = progress.add_task("train", total=total, completed=trainer.algo.env_steps, sps=0.0, ret=math.nan)
 
         def on_iteration(metrics: dict[str, float], sps: float) -> None:

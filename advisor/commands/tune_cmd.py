@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from advisor.console import console, handles_errors
+from advisor.progress_view import ProgressView
 from algorithms.training.tune import run_tune
 from algorithms.training.tune_spec import load_tune_spec, validate_tune_spec
 
@@ -61,7 +62,7 @@ def _run_with_progress(spec, spec_path: Path, root: Path, address: str, quiet: b
     state = {"evaluations": 0, "best": None}
     columns = [TextColumn("[bold blue]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
+    with ProgressView(*columns, console=console, transient=False, disable=quiet) as bar:
         # the bar's end assumes every configuration runs to the full budget: ASHA's stops make it finish early
         search = bar.add_task("search", total=spec.samples * len(budgets), status="")
         final = None

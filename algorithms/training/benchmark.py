@@ -55,8 +55,8 @@ def run_trial(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Calla
         else:
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             trainer = Trainer.create(trial.run_spec(spec), run_dir)
-        trainer.train(on_iteration)
-        return {"status": "done"}
+        result = trainer.train(on_iteration)
+        return {"status": "done", "return": result.get("return_mean")}
     except KeyboardInterrupt:
         raise
     except Exception as err:  # one trial's failure (an env that raises, a bad setting) is recorded, not fatal
