@@ -68,7 +68,7 @@ class ValueDecomposition(Algorithm):
         self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
                                image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)
         self.mixer = make_mixer(cfg.mixer, n, info.state_dim, info.action_dim, cfg.mixing_embed,
-                                cfg.hypernet_hidden, cfg.qplex_heads)
+                                cfg.hypernet_hidden, cfg.qplex_heads, cfg.mixer_state_norm)
         self.mixer = self.mixer.to(device) if self.mixer is not None else None
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.params = list(self.agent.parameters()) + (list(self.mixer.parameters()) if self.mixer is not None else [])

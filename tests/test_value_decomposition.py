@@ -11,7 +11,7 @@ from advisor.cli import app
 from algorithms.errors import MARLError
 from algorithms import ALGORITHMS, make, make_config
 from algorithms.base import field_docs
-from algorithms.core.mixers import QMixer, QPLEXMixer, VDNMixer
+from algorithms.core.mixers import QMixer, QPLEXMixer, VDNMixer, make_mixer
 from algorithms.core.env_registry import make_vec_env
 from algorithms.core.td_targets import lambda_returns
 from algorithms.value_decomposition import ValueDecomposition
@@ -43,6 +43,28 @@ def test_qmix_mixer_is_monotonic_in_every_agent_utility():
     assert (grad > 0).float().mean() > 0.5  # not trivially flat
     # ... and it is state-dependent and not a plain sum.
     assert not torch.allclose(mixer(q, state), mixer(q, state.flip(0)))
+
+
+@pytest.mark.parametrize("kind", ["qmix", "qplex"])
+def test_a_state_normalised_mixer_ignores_the_state_scale_and_stays_monotonic(kind):
+    """mixer_state_norm: the hypernetworks see the state through a LayerNorm, so a state scaled and shifted as a
+    whole (LBF's raw coordinates against small ones) mixes the same utilities the same way."""
+    torch.manual_seed(0)
+    plain = make_mixer(kind, 3, 6, 4, embed=8, hidden=16, heads=2)
+    normed = make_mixer(kind, 3, 6, 4, embed=8, hidden=16, heads=2, state_norm=True)
+    q, state = torch.randn(256, 3).requires_grad_(), torch.randn(256, 6)
+    actions = torch.nn.functional.one_hot(torch.randint(0, 4, (256, 3)), 4).float()
+    q_max = q.detach() + torch.rand(256, 3)
+    torch.testing.assert_close(normed(q, 10 * state + 3, q_max, actions), normed(q, state, q_max, actions),
+                               rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(plain(q, 10 * state + 3, q_max, actions), plain(q, state, q_max, actions), atol=1e-2)
+    if kind == "qmix":
+        (grad,) = torch.autograd.grad(normed(q, state).sum(), q)
+        assert (grad >= 0).all()
+    algo, _ = _algo(kind, mixer_state_norm=True, rollout_steps=25, batch_size=2, updates_per_iteration=1)
+    norm = algo.mixer.norm
+    algo.learn(100)
+    assert not torch.equal(norm.weight, torch.ones_like(norm.weight))  # the LayerNorm trains with the mixer
 
 
 def test_vdn_is_exactly_additive():

@@ -93,15 +93,31 @@ class QPLEXMixer(nn.Module):
         return utilities.sum(-1) + ((self.lambdas(state, actions) - 1) * advantages).sum(-1)
 
 
+class StateNormalised(nn.Module):
+    """A state-conditioned mixer that reads the state through a LayerNorm, as MAPPO's critic reads its inputs:
+    raw features of a large scale (LBF's coordinates and levels, up to 10) otherwise set the scale of the
+    hypernetworks' outputs, and so of the mixing weights."""
+
+    def __init__(self, mixer: nn.Module, state_dim: int):
+        super().__init__()
+        self.norm, self.mixer = nn.LayerNorm(state_dim), mixer
+
+    def forward(self, q, state, q_max=None, actions=None) -> torch.Tensor:
+        return self.mixer(q, self.norm(state), q_max, actions)
+
+
 def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: int, hidden: int,
-               heads: int) -> nn.Module | None:
-    """The registry of mixers; 'none' (IQL) has no mixer: each agent learns from its own reward."""
+               heads: int, state_norm: bool = False) -> nn.Module | None:
+    """The registry of mixers; 'none' (IQL) has no mixer: each agent learns from its own reward.
+    `state_norm` puts a LayerNorm before the state-conditioned ones (QMIX, QPLEX)."""
     if kind == "none":
         return None
     if kind == "vdn":
         return VDNMixer()
     if kind == "qmix":
-        return QMixer(n_agents, state_dim, embed, hidden)
-    if kind == "qplex":
-        return QPLEXMixer(n_agents, state_dim, n_actions, heads, embed, hidden)
-    raise ValueError(f"unknown mixer '{kind}'")
+        mixer = QMixer(n_agents, state_dim, embed, hidden)
+    elif kind == "qplex":
+        mixer = QPLEXMixer(n_agents, state_dim, n_actions, heads, embed, hidden)
+    else:
+        raise ValueError(f"unknown mixer '{kind}'")
+    return StateNormalised(mixer, state_dim) if state_norm else mixer
