@@ -56,8 +56,8 @@ class ValueDecompositionConfig(AlgorithmConfig):
     qplex_heads: int = 4
     """Attention heads of QPLEX's lambda weights (the paper: 4)."""
     mixer_state_norm: bool = False
-    """QMIX and QPLEX: read the state through a LayerNorm before the hypernetworks (as MAPPO's critic reads its
-    inputs). Off by default, as in the papers and EPyMARL; measured on LBF in docs/environments.md."""
+    """QMIX and QPLEX: read the state through a LayerNorm before the hypernetworks, as MAPPO's critic reads its
+    inputs (not for a one-feature state, which it would make constant). Off here, as in the papers and EPyMARL."""
     lr: float = 5e-4
     """Adam learning rate."""
     gamma: float = 0.95

@@ -61,6 +61,8 @@ def test_a_state_normalised_mixer_ignores_the_state_scale_and_stays_monotonic(ki
     if kind == "qmix":
         (grad,) = torch.autograd.grad(normed(q, state).sum(), q)
         assert (grad >= 0).all()
+    # A one-feature state would become a constant: it is read as it is.
+    assert not hasattr(make_mixer(kind, 3, 1, 4, embed=8, hidden=16, heads=2, state_norm=True), "norm")
     algo, _ = _algo(kind, mixer_state_norm=True, rollout_steps=25, batch_size=2, updates_per_iteration=1)
     norm = algo.mixer.norm
     algo.learn(100)

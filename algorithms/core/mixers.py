@@ -109,7 +109,8 @@ class StateNormalised(nn.Module):
 def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: int, hidden: int,
                heads: int, state_norm: bool = False) -> nn.Module | None:
     """The registry of mixers; 'none' (IQL) has no mixer: each agent learns from its own reward.
-    `state_norm` puts a LayerNorm before the state-conditioned ones (QMIX, QPLEX)."""
+    `state_norm` puts a LayerNorm before the state-conditioned ones (QMIX, QPLEX), unless the state has a single
+    feature, which a LayerNorm would turn into a constant."""
     if kind == "none":
         return None
     if kind == "vdn":
@@ -120,4 +121,4 @@ def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: 
         mixer = QPLEXMixer(n_agents, state_dim, n_actions, heads, embed, hidden)
     else:
         raise ValueError(f"unknown mixer '{kind}'")
-    return StateNormalised(mixer, state_dim) if state_norm else mixer
+    return StateNormalised(mixer, state_dim) if state_norm and state_dim > 1 else mixer
