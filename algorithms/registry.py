@@ -14,7 +14,7 @@ from algorithms.base import Algorithm, AlgorithmConfig, apply_overrides, check_e
 from algorithms.core.env_registry import EnvSpec, make_vec_env
 from algorithms.core.memory import is_allocation_failure
 from algorithms.core.policy_file import read_policy
-from algorithms.core.run_dir import CHECKPOINT, RunSpec, read_spec, require_checkpoint
+from algorithms.core.run_dir import CHECKPOINT, RunSpec, backfill_added_fields, read_spec, require_checkpoint
 from algorithms.core.seeding import seed_everything
 from algorithms.core.vec_env import VecEnv
 from algorithms.errors import MARLError, did_you_mean
@@ -121,6 +121,7 @@ def load(path: str | Path, device: str | torch.device = "cpu", num_envs: int = 0
     `predict` or to `learn` further. Reads with torch's weights_only loader: the file cannot run code."""
     saved = read_policy(path)
     env = saved["env"]
+    backfill_added_fields(saved["config"], config_fields(saved["algorithm"]))
     config = make_config(saved["algorithm"], saved["config"], source=f"policy file {path}")
     algo = make(saved["algorithm"], env["id"], config, device, env_kwargs=env["kwargs"],
                 num_envs=num_envs or env["num_envs"])

@@ -11,7 +11,7 @@ cat <<'EOF'
 
 Why this demo trains MAPPO, the advisor's second choice, not QMIX:
   QMIX's value factorisation is the advisor's pick for a coordinated team with discrete actions, and its
-  printed command trains 2M env steps (-11.03 per agent, 3 seeds; docs/value-based.md), 40 minutes or more
+  printed command trains 2M env steps (-10.44 per agent by 1M, 3 seeds; docs/defaults.md), 40 minutes or more
   on this 2-core CPU. MAPPO (the "cheap samples" rule) reaches the greedy level in about
   two minutes on the batched MPE backend (batched:simple_spread_v3: mpe2's dynamics bit for bit, 128 copies
   at once), so it is the one a three-minute demo can show learning to the end.

@@ -308,3 +308,24 @@ def test_replay_that_will_not_fit_is_refused_once_episodes_show_their_size(monke
             fresh.collect()
     assert caught.value.code == "too-large" and "stored so far" in str(caught.value)
     assert "buffer_size" in caught.value.hint and len(fresh.replay) <= 2  # refused with the first episodes (2 copies)
+
+
+def test_a_qmix_saved_before_the_state_layernorm_loads_as_it_ran(tmp_path):
+    """mixer_state_norm became QMIX's default after QMIX policies and runs were saved without the field: those
+    load with the raw-state mixer they were trained with (weights fit, same Q values)."""
+    import algorithms
+    from algorithms.core.run_dir import backfill_added_fields
+
+    algo, _ = _algo("qmix", mixer_state_norm=False)
+    algo.save(tmp_path / "old.pt")
+    payload = torch.load(tmp_path / "old.pt", weights_only=True)
+    del payload["config"]["mixer_state_norm"]
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = algorithms.load(tmp_path / "old.pt")
+    assert loaded.config.mixer_state_norm is False and not hasattr(loaded.mixer, "norm")
+    for a, b in zip(algo.mixer.parameters(), loaded.mixer.parameters()):
+        assert torch.equal(a, b)
+    assert make_config("qmix").mixer_state_norm is True  # what a new run gets
+    fresh = {"lr": 0.001}
+    backfill_added_fields(fresh, {"lr", "mixer_state_norm"})
+    assert fresh == {"lr": 0.001, "mixer_state_norm": False}

@@ -37,7 +37,15 @@ class RunSpec:
 # Config fields added after runs were already being saved, with the value those runs used. Without this a run
 # dir from before the field would resume (or evaluate) with today's default: MAPPO's activation became tanh,
 # and a ReLU network's weights would silently run through tanh.
-FIELDS_ADDED_LATER = {"activation": "relu"}
+# QMIX's mixer_state_norm too: a QMIX saved before it read the raw state.
+FIELDS_ADDED_LATER = {"activation": "relu", "mixer_state_norm": False}
+
+
+def backfill_added_fields(config: Any, fields: set[str]) -> None:
+    """Give a config saved before a field existed (a run's config.yaml, a policy file) the value it ran with."""
+    for name, value in FIELDS_ADDED_LATER.items():
+        if name in fields and isinstance(config, dict) and name not in config:
+            config[name] = value
 
 
 def read_spec(run_dir: Path, config_fields: Callable[[str], set[str]] = lambda algo: set()) -> RunSpec:
@@ -55,10 +63,7 @@ def read_spec(run_dir: Path, config_fields: Callable[[str], set[str]] = lambda a
         spec = RunSpec(**raw)
     except (yaml.YAMLError, TypeError, UnicodeDecodeError) as err:
         raise MARLError("corrupt-run-dir", f"{path} is damaged or not a run config ({err})") from None
-    fields = config_fields(spec.algo)
-    for name, value in FIELDS_ADDED_LATER.items():  # a run saved before the field existed ran with `value`
-        if name in fields and isinstance(spec.config, dict) and name not in spec.config:
-            spec.config[name] = value
+    backfill_added_fields(spec.config, config_fields(spec.algo))
     return spec
 
 
