@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 import yaml
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from advisor.console import console, handles_errors
@@ -130,7 +131,7 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
                 progress["steps"][trial.key] = spec.steps
                 name = f"{trial.algorithm.name} / {trial.env.name} / seed {trial.seed}"
                 if event["status"] == "failed":
-                    bar.note(f"[red]failed[/]: {name}: {event['error']}")
+                    bar.note(f"[red]failed[/]: {escape(name)}: {escape(event['error'])}")  # errors may hold '['
                 else:
                     score = event.get("return")
                     bar.note(f"done: {name}" + ("" if score is None else f": return per agent {score:.3f}"))
