@@ -3,11 +3,15 @@
 There `ProgressView` prints the bar's line as plain text instead, at most once every `every` seconds."""
 from __future__ import annotations
 
+import math
 import os
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, TaskID
+
+from advisor.console import err_console
 
 LOG_EVERY_S = 60.0
 """Seconds between the lines written to a log (`MARL_PROGRESS_EVERY` overrides, e.g. 10 to follow a short run)."""
@@ -15,10 +19,17 @@ LOG_EVERY_S = 60.0
 
 def _log_every() -> float:
     raw = os.environ.get("MARL_PROGRESS_EVERY")
+    if not raw:
+        return LOG_EVERY_S
     try:
-        return max(float(raw), 0.0) if raw else LOG_EVERY_S
+        every = float(raw)
     except ValueError:
-        return LOG_EVERY_S  # a bad value must not stop a training run: keep the default
+        every = math.nan
+    if not math.isfinite(every) or every < 0:  # a display setting must not stop a run: say so, keep the default
+        err_console.print(f"[bold yellow]warning[/]: MARL_PROGRESS_EVERY={escape(raw)} is not a number of seconds "
+                          f"(>= 0); progress lines come every {LOG_EVERY_S:g} s", highlight=False)
+        return LOG_EVERY_S
+    return every
 
 
 class ProgressView(Progress):

@@ -64,3 +64,15 @@ def test_piped_train_and_benchmark_report_progress_while_running(tmp_path, monke
     assert bench.exit_code == 0, bench.output
     done = [line for line in bench.output.splitlines() if line.startswith("done: vdn / climbing / seed")]
     assert len(done) == 2 and all("return per agent" in line for line in done), bench.output
+
+
+def test_a_bad_interval_is_named_and_the_default_kept(monkeypatch, capsys):
+    from advisor.progress_view import LOG_EVERY_S
+
+    for bad in ("soon", "nan", "-5"):
+        monkeypatch.setenv("MARL_PROGRESS_EVERY", bad)
+        view = ProgressView(TextColumn("work"), console=Console(file=io.StringIO(), force_terminal=False))
+        assert view.every == LOG_EVERY_S
+        assert f"MARL_PROGRESS_EVERY={bad} is not a number of seconds" in capsys.readouterr().err
+    monkeypatch.setenv("MARL_PROGRESS_EVERY", "2.5")
+    assert ProgressView(TextColumn("work"), console=Console(file=io.StringIO())).every == 2.5
