@@ -137,6 +137,30 @@ def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
     assert "Failed trials" in (tmp_path / "bench" / "summary.md").read_text()
 
 
+def test_only_runs_a_slice_of_the_grid_and_the_rest_later(tmp_path):
+    spec = write_spec(tmp_path, {**SMALLEST, "seeds": [0], "envs": ["matrix:climbing", "matrix:penalty"]})
+    first = bench(tmp_path, spec, "--only", "vdn")
+    assert first.exit_code == 0, first.output
+    status = {(t["algorithm"], t["env"]): t["status"] for t in json.loads(first.stdout)["trials"]}
+    assert status == {("vdn", "climbing"): "done", ("vdn", "penalty"): "done",
+                      ("qmix", "climbing"): "pending", ("qmix", "penalty"): "pending"}
+    assert [s["algorithm"] for s in json.loads(first.stdout)["summary"]] == ["vdn", "vdn"]
+    assert "2 of 4 trials not finished yet" in (tmp_path / "bench" / "summary.md").read_text()
+    # An algorithm and an env together: that one cell.
+    cell = bench(tmp_path, spec, "--only", "qmix,penalty")
+    status = {(t["algorithm"], t["env"]): t["status"] for t in json.loads(cell.stdout)["trials"]}
+    assert status[("qmix", "penalty")] == "done" and status[("qmix", "climbing")] == "pending"
+    finished = tmp_path / "bench" / "vdn" / "climbing" / "seed-0" / "eval.json"
+    stamp = finished.stat().st_mtime_ns
+    rest = bench(tmp_path, spec)
+    assert rest.exit_code == 0 and {t["status"] for t in json.loads(rest.stdout)["trials"]} == {"done"}
+    assert finished.stat().st_mtime_ns == stamp  # the slice already run is not run again
+    assert "not finished" not in (tmp_path / "bench" / "summary.md").read_text()
+    unknown = bench(tmp_path, spec, "--only", "qmx")
+    assert unknown.exit_code == 2 and "qmx" in unknown.output and "did you mean 'qmix'" in unknown.output
+    assert "Traceback" not in unknown.output
+
+
 def test_a_directory_from_another_spec_is_refused(tmp_path):
     assert bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["vdn"]})).exit_code == 0
     other = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["iql"]}, "other.yaml"))

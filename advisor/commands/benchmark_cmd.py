@@ -7,7 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 import yaml
@@ -21,7 +21,7 @@ from advisor.progress_view import ProgressView
 from advisor.report import find_runs
 from advisor.report import write as write_report
 from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
-from algorithms.training.benchmark_spec import load_spec, parse_spec, trials, validate
+from algorithms.training.benchmark_spec import load_spec, parse_spec, selection, trials, validate
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
 {env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default),
@@ -40,6 +40,9 @@ def benchmark(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run on an existing Ray cluster (`ray start "
                                               "--head` on one machine, `ray start --address HEAD:6379` on the others); "
                                               "--out must then be on storage every node mounts."),
+    only: Optional[str] = typer.Option(None, "--only", metavar="NAME,...", help="Run only the trials of these "
+                                       "algorithm and/or env entries (their names in the spec, as in the run "
+                                       "directories); the results still cover every finished trial of the grid."),
     as_json: bool = typer.Option(False, "--json", help="Print the trials and the summary as JSON."),
 ) -> None:
     """Train every algorithm on every env for every seed, then report per (algorithm, env) the mean, the
@@ -54,16 +57,20 @@ def benchmark(
     validate(spec)  # every algorithm x env built once: nothing runs on a bad spec
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
     claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
-    grid = trials(spec)
+    selected = selection(spec, [n.strip() for n in only.split(",") if n.strip()]) if only is not None else None
+    grid = [t for t in trials(spec) if selected is None or selected(t)]
     done = sum(trial_status(t, root, spec.steps) == "done" for t in grid)
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
-        f"{len(grid)} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else ""))
+        f"{len(trials(spec))} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else "")
+        + (f"; --only {only}: {len(grid)} of them" if selected is not None else ""))
     try:
-        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address)
+        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address,
+                                      selected=selected)
     except KeyboardInterrupt:
         console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
-                      f"their checkpoints (`marl benchmark {spec_path} --out {root}`)", highlight=False)
+                      f"their checkpoints (`marl benchmark {spec_path} --out {root}"
+                      + (f" --only {only}" if only is not None else "") + "`)", highlight=False)
         raise typer.Exit(code=130) from None
     _write_report(out_data, root)
     if as_json:
@@ -106,7 +113,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
 
 
 def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool,
-                       ray_address: Optional[str] = None) -> dict[str, Any]:
+                       ray_address: Optional[str] = None, selected: Optional[Callable] = None) -> dict[str, Any]:
     counts = {"done": done, "failed": 0, "running": 0}
     columns = [TextColumn("[bold blue]benchmark"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
@@ -138,7 +145,7 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
             refresh()
 
         refresh()
-        return run_benchmark(spec, root, workers, on_event, ray_address)
+        return run_benchmark(spec, root, workers, on_event, ray_address, selected)
 
 
 def _print_summary(out: dict[str, Any]) -> None:
@@ -149,6 +156,10 @@ def _print_summary(out: dict[str, Any]) -> None:
         table.add_row(s["algorithm"], s["env"], str(s["n"]), f"{s['mean']:.3f}", f"{s['iqm']:.3f}",
                       f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]")
     console.print(table)
+    unfinished = sum(t["status"] in ("pending", "started") for t in out["trials"])
+    if unfinished:
+        console.print(f"{unfinished} of {len(out['trials'])} trials not finished yet; the same command without --only "
+                      "runs them")
     failed = [t for t in out["trials"] if t["status"] == "failed"]
     if failed:
         console.print(f"[red]{len(failed)} trial(s) failed[/]; re-run the same command to retry them")

@@ -88,12 +88,13 @@ def claim_bench_dir(root: Path, raw_spec: str) -> None:
 
 
 def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: Progress | None = None,
-                  ray_address: str | None = None) -> dict:
-    """Every unfinished trial, then the results: in this process (workers=1), on `workers` local processes, or
-    on Ray (ray_address: "local" starts a Ray for this run, else the address of a running cluster).
-    `progress(event)` hears trial starts and ends (and, run in this process, every training iteration)."""
+                  ray_address: str | None = None, selected: Callable[[Trial], bool] | None = None) -> dict:
+    """Every unfinished trial (of those `selected`, if given), then the results of the whole grid: in this process
+    (workers=1), on `workers` local processes, or on Ray (ray_address: "local" starts a Ray for this run, else the
+    address of a running cluster). `progress(event)` hears trial starts and ends (and, run in this process, every
+    training iteration)."""
     report = progress or (lambda event: None)
-    todo = [t for t in trials(spec) if trial_status(t, root, spec.steps) != "done"]
+    todo = [t for t in trials(spec) if (selected is None or selected(t)) and trial_status(t, root, spec.steps) != "done"]
     root = root.resolve()  # worker processes and Ray tasks may start elsewhere
     if ray_address is not None:
         _on_ray(todo, spec, root, ray_address, report)
@@ -207,6 +208,10 @@ def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
     for s in out["summary"]:
         lines.append(f"| {s['algorithm']} | {s['env']} | {s['n']} | {s['mean']:.3f} | {s['iqm']:.3f} | "
                      f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] |")
+    unfinished = [t for t in out["trials"] if t["status"] in ("pending", "started")]
+    if unfinished:
+        lines += ["", f"{len(unfinished)} of {len(out['trials'])} trials not finished yet (the same command runs them): "
+                  + ", ".join(f"{t['algorithm']} / {t['env']} / seed {t['seed']}" for t in unfinished)]
     failed = [t for t in out["trials"] if t["status"] == "failed"]
     if failed:
         lines += ["", "Failed trials:"] + [f"- {t['algorithm']} / {t['env']} / seed {t['seed']}: {t['error']}"

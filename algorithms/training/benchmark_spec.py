@@ -192,3 +192,17 @@ def validate(spec: BenchmarkSpec) -> None:
 
 def trials(spec: BenchmarkSpec) -> list[Trial]:
     return [Trial(a, e, s) for a in spec.algorithms for e in spec.envs for s in spec.seeds]
+
+
+def selection(spec: BenchmarkSpec, names: list[str]) -> Callable[[Trial], bool]:
+    """Which trials `--only NAME,...` runs: those of the named algorithm entries and env entries (names as in the
+    run directories; naming only algorithms keeps every env, and the other way round). An unknown name is an error."""
+    algorithms, envs = [a.name for a in spec.algorithms], [e.name for e in spec.envs]
+    for name in names:
+        if name not in algorithms and name not in envs:
+            hint = did_you_mean(name, algorithms + envs)
+            raise MARLError("bad-option", f"--only: '{name}' names no algorithm or env of the spec (algorithms: "
+                            f"{', '.join(algorithms)}; envs: {', '.join(envs)})", hint or "")
+    pick_a = {n for n in names if n in algorithms} or set(algorithms)
+    pick_e = {n for n in names if n in envs} or set(envs)
+    return lambda trial: trial.algorithm.name in pick_a and trial.env.name in pick_e

@@ -20,7 +20,7 @@ runner = CliRunner()
 # (measured figures in docs/defaults.md); the full --steps the advisor prints learns much further.
 CASES = {
     "spread-answers": (["--env", "mpe2:simple_spread_v3", "--answers", str(ROOT / "examples/spread_answers.yaml")],
-                       200_000, 3.0),
+                       150_000, 3.0),
     "spread-continuous-flags": (["--env", "mpe2:simple_spread_v3", "--env-kwarg", "continuous_actions=true",
                                  "--multiple-learners", "--interdependent", "--reward-structure", "cooperative",
                                  "--coordination", "--observability", "full", "--centralized-training",
