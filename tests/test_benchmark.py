@@ -177,6 +177,32 @@ def test_workers_give_the_same_results_as_one_process(tmp_path):
     assert returns(one) == returns(two)
 
 
+def test_logged_env_steps_reads_the_last_complete_row(tmp_path):
+    from algorithms.core.logger import logged_env_steps
+
+    assert logged_env_steps(tmp_path) == 0  # no metrics.csv yet
+    path = tmp_path / "metrics.csv"
+    path.write_text("env_steps,episodes,charts/return_mean\n")
+    assert logged_env_steps(tmp_path) == 0  # a header only
+    path.write_text("env_steps,episodes,charts/return_mean\n" + "".join(f"{400 * i},{i},-1.5\n" for i in range(1, 2000)))
+    assert logged_env_steps(tmp_path) == 400 * 1999  # a long file: only its tail is read
+    with path.open("a") as f:
+        f.write("800")  # a row the run is writing right now
+    assert logged_env_steps(tmp_path) in (800, 400 * 1999)
+
+
+def test_workers_report_how_far_their_trials_have_got(tmp_path, monkeypatch):
+    from algorithms.training import benchmark as bench_module
+
+    monkeypatch.setattr(bench_module, "POLL_SECONDS", 0.0)  # read every running trial's log on every wait
+    spec = parse_spec({**SMALLEST, "algorithms": ["vdn"], "seeds": [0, 1], "steps": 3000})
+    events: list[dict] = []
+    out = bench_module.run_benchmark(spec, tmp_path / "bench", workers=2, progress=events.append)
+    assert [t["status"] for t in out["trials"]] == ["done", "done"]
+    steps = [e["env_steps"] for e in events if e["event"] == "iteration"]
+    assert steps and all(0 <= s <= 3000 for s in steps), steps
+
+
 def test_the_example_spec_is_valid():
     from pathlib import Path
 

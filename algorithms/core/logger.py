@@ -53,6 +53,24 @@ def truncate_after(path: Path, env_steps: int) -> None:
         csv.writer(f).writerows(keep)
 
 
+def logged_env_steps(run_dir: Path) -> int:
+    """The env steps of metrics.csv's last row (0 before the first): how far a run in another process has got."""
+    path = run_dir / "metrics.csv"
+    columns = _header(path)
+    if not columns or "env_steps" not in columns:
+        return 0
+    with path.open("rb") as f:
+        f.seek(max(0, f.seek(0, 2) - 4096))
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    for line in reversed(lines[1:] if len(lines) > 1 else lines):  # the first may be cut mid-row
+        fields = line.split(",")
+        try:
+            return int(float(fields[columns.index("env_steps")]))
+        except (ValueError, IndexError):
+            continue  # the header, or a row being written
+    return 0
+
+
 def _header(path: Path) -> list[str] | None:
     if not path.exists():
         return None

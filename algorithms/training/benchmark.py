@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
@@ -19,12 +20,14 @@ from typing import Any, Callable
 import yaml
 
 from algorithms.core.checkpoint import atomic_write_bytes
+from algorithms.core.logger import logged_env_steps
 from algorithms.core.statistics import summarise
 from algorithms.errors import MARLError
 from algorithms.training.benchmark_spec import BenchmarkSpec, Trial, trials
 from algorithms.training.run import Trainer
 
 ERROR_FILE = "error.json"
+POLL_SECONDS = 10.0  # how often the progress view reads the metrics.csv of trials run by workers or Ray
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -125,12 +128,17 @@ def _drive(todo: list[Trial], spec: BenchmarkSpec, root: Path, capacity: int, su
     A worker that dies (killed, out of memory) fails its trial, not the benchmark."""
     running: dict[Any, Trial] = {}
     queue = list(todo)
+    polled = time.monotonic()
     try:
         while queue or running:
             while queue and len(running) < capacity:
                 trial = queue.pop(0)
                 running[submit(trial)] = trial
                 report({"event": "start", "trial": trial})
+            if time.monotonic() - polled >= POLL_SECONDS:  # trials elsewhere report only their end: read their logs
+                polled = time.monotonic()
+                for trial in running.values():
+                    report({"event": "iteration", "trial": trial, "env_steps": logged_env_steps(trial.run_dir(root))})
             for handle, get in finished(list(running)):
                 trial = running.pop(handle)
                 try:
