@@ -60,6 +60,7 @@ def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
     ({"algorithms": [{"algorithm": "vdn", "sett": {}}]}, "did you mean 'set'"),
     ({"algorithms": ["vdn", {"algorithm": "vdn"}]}, "share a name"),
     ({"envs": []}, "non-empty list"),
+    ({"eval_deterministic": "no"}, "'eval_deterministic' must be true or false"),
 ])
 def test_structural_errors_are_one_message(change, needle):
     with pytest.raises(MARLError, match=needle):
@@ -159,6 +160,16 @@ def test_only_runs_a_slice_of_the_grid_and_the_rest_later(tmp_path):
     unknown = bench(tmp_path, spec, "--only", "qmx")
     assert unknown.exit_code == 2 and "qmx" in unknown.output and "did you mean 'qmix'" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_a_spec_can_evaluate_with_sampled_actions(tmp_path):
+    data = {**SMALLEST, "algorithms": ["mappo"], "seeds": [0], "eval_deterministic": False}
+    result = bench(tmp_path, write_spec(tmp_path, data))
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "bench" / "mappo" / "climbing" / "seed-0"
+    assert json.loads((run_dir / "eval.json").read_text())["deterministic"] is False
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["eval_deterministic"] is False
+    assert "sampled-action evaluation episodes" in (tmp_path / "bench" / "summary.md").read_text()
 
 
 def test_a_directory_from_another_spec_is_refused(tmp_path):

@@ -212,6 +212,23 @@ def test_a_policy_that_does_not_beat_random_play_is_warned_about(tmp_path):
     assert beats_random({"return_mean": 0.0, "per_agent": {}}) is None  # no references: no verdict
 
 
+def test_eval_stochastic_changes_only_the_final_evaluation(tmp_path):
+    import yaml
+
+    greedy, sampled = _train(tmp_path, "greedy"), _train(tmp_path, "sampled", "--eval-stochastic")
+    assert greedy.exit_code == 0 and sampled.exit_code == 0, sampled.output
+    assert (tmp_path / "greedy" / "metrics.csv").read_text() == (tmp_path / "sampled" / "metrics.csv").read_text()
+    evals = {name: json.loads((tmp_path / name / "eval.json").read_text()) for name in ("greedy", "sampled")}
+    assert evals["greedy"]["deterministic"] and not evals["sampled"]["deterministic"]
+    assert evals["greedy"]["return_mean"] != evals["sampled"]["return_mean"]
+    assert yaml.safe_load((tmp_path / "sampled" / "config.yaml").read_text())["eval_deterministic"] is False
+    refused = runner.invoke(app, ["train", "--resume", str(tmp_path / "sampled"), "--eval-stochastic"])
+    _one_clear_error(refused, "--eval-stochastic")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("algo: mappo\nenv: mpe2:simple_spread_v3\neval_deterministic: sometimes\n")
+    _one_clear_error(runner.invoke(app, ["train", "--config", str(bad)]), "'eval_deterministic'", "got 'sometimes'")
+
+
 def test_a_run_saved_before_the_activation_field_resumes_with_relu(tmp_path):
     """Run dirs from before `activation` existed ran ReLU networks; they must not come back as tanh."""
     import torch

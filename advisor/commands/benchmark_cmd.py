@@ -25,7 +25,8 @@ from algorithms.training.benchmark_spec import load_spec, parse_spec, selection,
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
 {env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default),
-eval_episodes (32) and cpus_per_trial (1: the CPUs Ray reserves for a trial)."""
+eval_episodes (32), eval_deterministic (true; false: sampled actions, as EPyMARL evaluates MAPPO and IPPO) and
+cpus_per_trial (1: the CPUs Ray reserves for a trial)."""
 
 
 @handles_errors
@@ -88,7 +89,8 @@ def _write_report(out_data: dict[str, Any], root: Path) -> None:
 
 
 def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, num_envs: int, eval_episodes: int,
-                overrides: dict[str, Any], out: Optional[Path], workers: int, forced: list[str]) -> None:
+                overrides: dict[str, Any], out: Optional[Path], workers: int, forced: list[str],
+                eval_deterministic: bool = True) -> None:
     """`marl train ALGO --env ENV --seeds 0-4`: a one-algorithm, one-env benchmark over the seeds."""
     if workers < 1:
         raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
@@ -99,6 +101,8 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
         seed_list = text  # a range like 0-4, or something the spec parser explains
     data = {"algorithms": [{"algorithm": algo, "set": overrides}], "envs": [{"env": env, "env_kwargs": env_kwargs}],
             "seeds": seed_list, "steps": steps, "num_envs": num_envs, "eval_episodes": eval_episodes}
+    if not eval_deterministic:  # only when set: directories made before the key existed still match
+        data["eval_deterministic"] = False
     spec = parse_spec(data)
     spec.forced = forced
     validate(spec)

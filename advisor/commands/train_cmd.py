@@ -25,8 +25,9 @@ RUN_KEYS = {f.name for f in dataclasses.fields(RunSpec)}
 RUN_TYPES = {"algo": str, "env": str, "env_kwargs": dict, "config": dict, "forced": list, "device": str, "steps": int,
              "seed": int,
              "num_envs": int, "checkpoint_every": int, "eval_episodes": int, "threads": int,
-             "checkpoint_seconds": (int, float)}
-RUN_TYPE_WORDS = {str: "a string", dict: "a mapping", list: "a list", int: "an integer", (int, float): "a number"}
+             "checkpoint_seconds": (int, float), "eval_deterministic": bool}
+RUN_TYPE_WORDS = {str: "a string", dict: "a mapping", list: "a list", int: "an integer", (int, float): "a number",
+                  bool: "true or false"}
 
 
 def _config_file(path: Optional[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,7 +55,7 @@ def _config_file(path: Optional[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
     config = data.get("config") or {}
     for key, kinds in RUN_TYPES.items():
         value = data.get(key)
-        if key in data and (not isinstance(value, kinds) or isinstance(value, bool)):
+        if key in data and (not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)):
             raise AdvisorError("bad-config-file", f"{path}: '{key}' must be {RUN_TYPE_WORDS[kinds]}, got {value!r}")
     return run, config
 
@@ -65,7 +66,7 @@ def _merge_run(run: dict[str, Any], path: Optional[Path], algo: Optional[str], g
         raise AdvisorError("bad-config-file", f"{path} holds {run['algo']}'s config, but the command trains {algo}",
                            f"drop ALGO (the file names it), or train {run['algo']}")
     defaults = {"steps": 100_000, "seed": 0, "num_envs": 0, "device": "auto", "checkpoint_every": 50_000,
-                "eval_episodes": 32, "threads": 1}
+                "eval_episodes": 32, "eval_deterministic": True, "threads": 1}
     merged = {**defaults, **run, **{k: v for k, v in given.items() if v is not None}}
     merged["algo"] = algo or run.get("algo")
     return merged
@@ -93,6 +94,9 @@ def train(
                                                    "resume). [default: 50000]"),
     eval_episodes: Optional[int] = typer.Option(None, "--eval-episodes", help="Episodes for the evaluation written to "
                                                 "eval.json. [default: 32]"),
+    eval_stochastic: bool = typer.Option(False, "--eval-stochastic", help="Evaluate with sampled actions, not "
+                                         "greedy (or mean) ones; eval.json says which. EPyMARL evaluates its MAPPO "
+                                         "and IPPO this way; greedy agents can block each other for good (LBF)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (small networks are fastest on 1; "
                                           "results depend on it). [default: 1]"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds ('0-4' or '0,2,5') as one benchmark "
@@ -106,14 +110,15 @@ def train(
     run, overrides = _config_file(config)
     overrides = {**overrides, **parse_set_options(set_)}
     given = {"steps": steps, "seed": seed, "num_envs": num_envs, "device": device, "checkpoint_every": checkpoint_every,
-             "eval_episodes": eval_episodes, "threads": threads}
+             "eval_episodes": eval_episodes, "eval_deterministic": False if eval_stochastic else None, "threads": threads}
     if resume is not None:
         if seeds is not None:
             raise AdvisorError("bad-option", "--seeds needs ALGO and --env (not --resume): re-running the same "
                                "command resumes its seeds")
-        if algo or env or config or set_ or env_kwarg:
-            raise AdvisorError("bad-resume", "--resume takes the algorithm, env and config from the run directory",
-                               "drop ALGO, --env, --config, --set and --env-kwarg, or start a new run without --resume")
+        if algo or env or config or set_ or env_kwarg or eval_stochastic:
+            raise AdvisorError("bad-resume", "--resume takes the algorithm, env, config and evaluation settings from "
+                               "the run directory", "drop ALGO, --env, --config, --set, --env-kwarg and "
+                               "--eval-stochastic, or start a new run without --resume")
         trainer = Trainer.resume(resume, steps)
         run_dir = resume
         console.print(f"resuming [bold]{trainer.spec.algo}[/] on {trainer.spec.env} at step "
@@ -137,7 +142,7 @@ def train(
             console.print(f"[yellow]warning[/]: {warning}", highlight=False)
         if seeds is not None:
             return train_seeds(algo, env, env_kwargs, seeds, merged["steps"], merged["num_envs"],
-                               merged["eval_episodes"], overrides, out, workers, forced)
+                               merged["eval_episodes"], overrides, out, workers, forced, merged["eval_deterministic"])
         spec = RunSpec(**{**merged, "env": env, "env_kwargs": env_kwargs, "config": overrides, "forced": forced})
         run_dir = out or default_run_dir(spec)
         trainer = Trainer.create(spec, run_dir)

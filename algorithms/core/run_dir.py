@@ -29,6 +29,7 @@ class RunSpec:
     checkpoint_every: int = 50_000
     checkpoint_seconds: float = 60.0  # also checkpoint after this much training time (a run killed early resumes)
     eval_episodes: int = 32
+    eval_deterministic: bool = True  # the final evaluation plays greedy/mean actions; False: sampled ones
     threads: int = 1
     config: dict[str, Any] = field(default_factory=dict)
     forced: list[str] = field(default_factory=list)  # the guard's hard findings `marl train --force` overrode

@@ -210,7 +210,8 @@ def results(spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
 
 
 def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
-    lines = [f"Return per agent at {spec.steps:,} env steps, {spec.eval_episodes} deterministic evaluation episodes "
+    actions = "deterministic" if spec.eval_deterministic else "sampled-action"
+    lines = [f"Return per agent at {spec.steps:,} env steps, {spec.eval_episodes} {actions} evaluation episodes "
              f"per seed; IQM = interquartile mean over seeds, CI = 95% percentile bootstrap of the IQM.", "",
              "| algorithm | env | n | mean | IQM | 95% CI |", "|---|---|---|---|---|---|"]
     for s in out["summary"]:

@@ -6,6 +6,7 @@
     steps: 2000
     num_envs: 0                      # optional: 0 = each algorithm's default copy count
     eval_episodes: 32                # optional
+    eval_deterministic: true         # optional: false evaluates with sampled actions (EPyMARL's MAPPO and IPPO do)
     cpus_per_trial: 1                # optional: the CPUs Ray reserves for each trial (--ray)
 
 Every trial is one `marl train` run (one RunSpec) in its own directory under the benchmark directory."""
@@ -22,7 +23,7 @@ from algorithms.core.run_dir import RunSpec
 from algorithms.errors import MARLError, did_you_mean
 from algorithms.registry import get_entry, make, make_config
 
-TOP_KEYS = {"algorithms", "envs", "seeds", "steps", "num_envs", "eval_episodes", "cpus_per_trial"}
+TOP_KEYS = {"algorithms", "envs", "seeds", "steps", "num_envs", "eval_episodes", "eval_deterministic", "cpus_per_trial"}
 LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -49,6 +50,7 @@ class BenchmarkSpec:
     num_envs: int = 0
     eval_episodes: int = 32
     cpus_per_trial: int = 1
+    eval_deterministic: bool = True
     forced: list[str] = field(default_factory=list)
     """Not a YAML key: the guard's findings that `marl train --seeds ... --force` overrode, recorded in every
     trial's config.yaml as a single run records them."""
@@ -70,7 +72,8 @@ class Trial:
     def run_spec(self, spec: BenchmarkSpec) -> RunSpec:
         return RunSpec(algo=self.algorithm.algorithm, env=self.env.env, env_kwargs=dict(self.env.env_kwargs),
                        steps=spec.steps, seed=self.seed, num_envs=spec.num_envs, device="cpu",
-                       eval_episodes=spec.eval_episodes, config=dict(self.algorithm.set), forced=list(spec.forced))
+                       eval_episodes=spec.eval_episodes, eval_deterministic=spec.eval_deterministic,
+                       config=dict(self.algorithm.set), forced=list(spec.forced))
 
 
 def _bad(message: str, hint: str = "") -> MARLError:
@@ -121,6 +124,13 @@ def _positive_int(data: dict, key: str, default: int | None, minimum: int = 1) -
     return value
 
 
+def _flag(data: dict, key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise _bad(f"'{key}' must be true or false, got {value!r}")
+    return value
+
+
 def parse_spec(data: Any) -> BenchmarkSpec:
     """A spec from YAML data; every structural error is one MARLError (nothing is built here)."""
     if not isinstance(data, dict):
@@ -155,7 +165,7 @@ def parse_spec(data: Any) -> BenchmarkSpec:
                        "give each a distinct 'name'")
     return BenchmarkSpec(algorithms, envs, _seeds(data.get("seeds")), _positive_int(data, "steps", None),
                          _positive_int(data, "num_envs", 0, minimum=0), _positive_int(data, "eval_episodes", 32),
-                         _positive_int(data, "cpus_per_trial", 1))
+                         _positive_int(data, "cpus_per_trial", 1), _flag(data, "eval_deterministic", True))
 
 
 def read_spec_file(path: Path, what: str, bad: Callable[[str], MARLError]) -> Any:

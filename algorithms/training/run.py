@@ -176,13 +176,14 @@ class Trainer:
         self.checkpoint()
         elapsed = time.perf_counter() - start
         competitive = is_competitive_run(get_entry(self.spec.algo).config_cls, self.spec.env, self.spec.env_kwargs)
+        greedy = self.spec.eval_deterministic
         result = evaluate(self.algo, self.spec.env, self.spec.env_kwargs, self.spec.eval_episodes,
-                          deterministic=True, seed=self.spec.seed + 10_000, references=not competitive)
+                          deterministic=greedy, seed=self.spec.seed + 10_000, references=not competitive)
         if competitive:
             # Against itself a zero-sum policy always scores 0: random play says how strong it is.
             result["vs_random"] = play(self.algo, self.spec.env, self.spec.env_kwargs,
                                        random_opponent(self.algo.info, self.spec.seed + 10_000),
-                                       self.spec.eval_episodes, deterministic=True, seed=self.spec.seed + 10_000)
+                                       self.spec.eval_episodes, deterministic=greedy, seed=self.spec.seed + 10_000)
         result.update({"env_steps": self.algo.env_steps, "train_seconds_this_session": elapsed,
                        "train_steps_per_s": (self.algo.env_steps - start_steps) / max(elapsed, 1e-9)})
         atomic_write_bytes(self.run_dir / "eval.json", json.dumps(result, indent=2).encode())
