@@ -217,10 +217,14 @@ def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
     for s in out["summary"]:
         lines.append(f"| {s['algorithm']} | {s['env']} | {s['n']} | {s['mean']:.3f} | {s['iqm']:.3f} | "
                      f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] |")
-    unfinished = [t for t in out["trials"] if t["status"] in ("pending", "started")]
+    unfinished: dict[tuple[str, str], list[str]] = {}
+    for t in out["trials"]:
+        if t["status"] in ("pending", "started"):
+            unfinished.setdefault((t["algorithm"], t["env"]), []).append(str(t["seed"]))
     if unfinished:
-        lines += ["", f"{len(unfinished)} of {len(out['trials'])} trials not finished yet (the same command runs them): "
-                  + ", ".join(f"{t['algorithm']} / {t['env']} / seed {t['seed']}" for t in unfinished)]
+        count = sum(map(len, unfinished.values()))
+        lines += ["", f"{count} of {len(out['trials'])} trials not finished yet (the same command runs them): "
+                  + "; ".join(f"{a} / {e}, seeds {', '.join(seeds)}" for (a, e), seeds in unfinished.items())]
     failed = [t for t in out["trials"] if t["status"] == "failed"]
     if failed:
         lines += ["", "Failed trials:"] + [f"- {t['algorithm']} / {t['env']} / seed {t['seed']}: {t['error']}"
