@@ -222,6 +222,9 @@ def test_eval_stochastic_changes_only_the_final_evaluation(tmp_path):
     assert evals["greedy"]["deterministic"] and not evals["sampled"]["deterministic"]
     assert evals["greedy"]["return_mean"] != evals["sampled"]["return_mean"]
     assert yaml.safe_load((tmp_path / "sampled" / "config.yaml").read_text())["eval_deterministic"] is False
+    for name, greedy_default in (("greedy", True), ("sampled", False)):  # marl eval plays as the run was evaluated
+        again = runner.invoke(app, ["eval", str(tmp_path / name), "--episodes", "2", "--json"])
+        assert again.exit_code == 0 and json.loads(again.output)["deterministic"] is greedy_default, again.output
     refused = runner.invoke(app, ["train", "--resume", str(tmp_path / "sampled"), "--eval-stochastic"])
     _one_clear_error(refused, "--eval-stochastic")
     bad = tmp_path / "bad.yaml"
@@ -258,3 +261,13 @@ def test_eval_reads_a_policy_file_saved_through_the_python_api(tmp_path):
     assert report["algo"] == "iql" and report["env"] == "matrix:climbing" and report["env_steps"] == algo.env_steps
     missing = runner.invoke(app, ["eval", str(tmp_path / "nothing.pt")])
     assert missing.exit_code == 2 and "no run directory or policy file" in missing.output
+
+
+def test_help_shows_the_defaults_written_in_brackets():
+    """rich reads '[default: 100000]' as a markup tag and drops it unless the bracket is escaped."""
+    def text(command: str) -> str:  # the help's words, without the box drawing and line wrapping
+        output = runner.invoke(app, [command, "--help"]).output
+        return " ".join(output.replace("│", " ").split())
+
+    assert "[default: 100000]" in text("train") and "[default: the algorithm's measured choice" in text("train")
+    assert "[default: as the run's own evaluation" in text("eval")

@@ -28,7 +28,10 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="A run directory written by `marl train`, or a policy file written "
                                              "by `algo.save()` (the Python API)."),
     episodes: int = typer.Option(32, "--episodes", help="Episodes to play."),
-    deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Greedy/mean actions, or sampled ones."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", show_default=False,
+                                                 help="Greedy/mean actions, or sampled ones. \\[default: as the run's "
+                                                      "own evaluation (marl train --eval-stochastic); greedy for a "
+                                                      "policy file]"),
     seed: int = typer.Option(12345, "--seed", help="Seed for the evaluation env resets."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write one episode as an animated GIF here."),
@@ -44,7 +47,7 @@ def evaluate(
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Evaluate the latest checkpoint of RUN_DIR (or a policy file): mean and std of each agent's episode return."""
-    if exact and not deterministic:
+    if exact and deterministic is False:
         raise AdvisorError("bad-option", "--exact evaluates the greedy policy; drop --stochastic")
     if render is not None:
         check_output_path(render, (".gif",), "--render")
@@ -57,6 +60,8 @@ def evaluate(
         spec = RunSpec(algo.algo_id, algo.info.env_id, dict(getattr(algo.envs, "env_kwargs", {}) or {}))
     else:
         spec, algo = load_for_eval(run_dir, device)
+    if deterministic is None:
+        deterministic = spec.eval_deterministic or exact
     if exact:  # first: a game too big to walk is refused before the slower sampled evaluation
         exact_rates = exact_vs_random(algo, spec.env, spec.env_kwargs)
     competitive = is_competitive_run(get_entry(spec.algo).config_cls, spec.env, spec.env_kwargs)

@@ -77,28 +77,28 @@ def train(
     algo: Optional[str] = typer.Argument(None, help="Algorithm id (see `marl algorithms`)."),
     env: Optional[str] = typer.Option(None, "--env", help="PettingZoo env, e.g. mpe2:simple_spread_v3."),
     env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Total environment steps (summed over copies). [default: 100000]"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for networks, sampling and env resets. [default: 0]"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Total environment steps (summed over copies). \\[default: 100000]"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for networks, sampling and env resets. \\[default: 0]"),
     num_envs: Optional[int] = typer.Option(None, "--num-envs", help="Environment copies stepped together. "
-                                           "[default: the algorithm's measured choice for the backend, shown by "
+                                           "\\[default: the algorithm's measured choice for the backend, shown by "
                                            "`marl algorithms`]"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config fields to override, or a run's "
                                           "own config.yaml (or `marl tune`'s best.yaml): its algorithm, env and "
                                           "settings are the defaults that ALGO, --env and the other options override."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override one config field KEY=VALUE (repeatable)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. [default: auto]"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. \\[default: auto]"),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/ALGO-ENV-TIMESTAMP); must be new or empty."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Checkpoint every this many env "
                                                    "steps (and after every 60 s of training, so a run killed early can "
-                                                   "resume). [default: 50000]"),
+                                                   "resume). \\[default: 50000]"),
     eval_episodes: Optional[int] = typer.Option(None, "--eval-episodes", help="Episodes for the evaluation written to "
-                                                "eval.json. [default: 32]"),
+                                                "eval.json. \\[default: 32]"),
     eval_stochastic: bool = typer.Option(False, "--eval-stochastic", help="Evaluate with sampled actions, not "
                                          "greedy (or mean) ones; eval.json says which. EPyMARL evaluates its MAPPO "
                                          "and IPPO this way; greedy agents can block each other for good (LBF)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (small networks are fastest on 1; "
-                                          "results depend on it). [default: 1]"),
+                                          "results depend on it). \\[default: 1]"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds ('0-4' or '0,2,5') as one benchmark "
                                         "(`marl benchmark`): a run directory per seed under --out (default "
                                         "runs/ALGO-ENV-seeds-FIRST-LAST), statistics over seeds; re-run to resume."),
