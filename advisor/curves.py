@@ -37,14 +37,20 @@ class Run:
         return [f"{k}={v}" for k, v in sorted(self.spec.config.items()) if k in defaults and defaults[k] != v]
 
     @property
+    def algorithm_changes(self) -> list[str]:
+        """The config changes, and a final evaluation with sampled actions (eval.json's figures differ)."""
+        return self.config_changes + ([] if self.spec.eval_deterministic else ["eval_deterministic=False"])
+
+    @property
     def settings(self) -> list[str]:
-        """What sets this run apart from the algorithm's defaults: env keyword arguments and every config field
-        that differs from today's default (runs that differ here are not seeds of one experiment)."""
-        return [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())] + self.config_changes
+        """What sets this run apart from the algorithm's defaults: env keyword arguments, every config field
+        that differs from today's default and a sampled-action evaluation (runs that differ here are not seeds of
+        one experiment)."""
+        return [f"{k}={v}" for k, v in sorted(self.spec.env_kwargs.items())] + self.algorithm_changes
 
     @property
     def algorithm_label(self) -> str:
-        changes = self.config_changes
+        changes = self.algorithm_changes
         return self.spec.algo + (f" [{', '.join(changes)}]" if changes else "")
 
     @property

@@ -90,6 +90,18 @@ def test_runs_with_different_settings_are_not_merged_into_one_band(runs, tmp_pat
     assert "lr=0.001" in json.loads(result.output)[0]["settings"]
 
 
+def test_runs_evaluated_with_sampled_actions_are_their_own_group(runs, tmp_path):
+    sampled = tmp_path / "mappo-sampled"
+    spec = RunSpec("mappo", "mpe2:simple_spread_v3", {}, steps=300, seed=3, num_envs=2, device="cpu",
+                   checkpoint_every=10**9, eval_episodes=2, eval_deterministic=False,
+                   config={"rollout_steps": 25, "epochs": 1})
+    Trainer.create(spec, sampled).train()
+    curves = aggregate([load_run(p) for p in runs["mappo"]] + [load_run(sampled)], "losses/entropy")
+    runs_per_group = {"eval_deterministic=False" in c.label: c.runs for c in curves}
+    assert runs_per_group == {False: 3, True: 1}, [c.label for c in curves]
+    assert load_run(runs["mappo"][0]).algorithm_label == "mappo [epochs=1, rollout_steps=25]"
+
+
 def test_the_t_quantile_is_exact_for_any_degrees_of_freedom():
     from advisor.curves import t95
 
