@@ -63,8 +63,9 @@ def benchmark(
     done = sum(trial_status(t, root, spec.steps) == "done" for t in grid)
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
-        f"{len(trials(spec))} trials of {spec.steps:,} env steps -> {root}" + (f" ({done} already done)" if done else "")
-        + (f"; --only {only}: {len(grid)} of them" if selected is not None else ""))
+        f"{len(trials(spec))} trials of {spec.steps:,} env steps -> {root}"
+        + (f"; --only {only}: {len(grid)} of them" if selected is not None else "")
+        + (f" ({done} already done)" if done else ""))
     try:
         out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address,
                                       selected=selected)
