@@ -223,7 +223,7 @@ def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
             unfinished.setdefault((t["algorithm"], t["env"]), []).append(str(t["seed"]))
     if unfinished:
         count = sum(map(len, unfinished.values()))
-        lines += ["", f"{count} of {len(out['trials'])} trials not finished yet (the same command runs them): "
+        lines += ["", f"{count} of {len(out['trials'])} trials not finished yet (the spec run without --only runs them): "
                   + "; ".join(f"{a} / {e}, seeds {', '.join(seeds)}" for (a, e), seeds in unfinished.items())]
     failed = [t for t in out["trials"] if t["status"] == "failed"]
     if failed:
