@@ -22,6 +22,14 @@ def test_padding_masks_and_shapes():
     assert (batch["reward"][2, 1:] == 0).all() and (batch["reward"][2, 0] == 3.0).all()
 
 
+def test_episodes_of_one_length_are_stacked_as_the_padded_path_would():
+    same = pad_episodes([episode(3, 1.0), episode(3, 2.0)])
+    padded = pad_episodes([episode(3, 1.0), episode(3, 2.0), episode(1, 3.0)])  # longest is 3 here too
+    assert same.keys() == padded.keys() and same["filled"].all()
+    for key in same:
+        assert same[key].dtype == padded[key].dtype and (same[key] == padded[key][:2]).all(), key
+
+
 def test_sample_shapes_and_distinct_episodes():
     torch.manual_seed(0)
     replay = EpisodeReplay(capacity=10)

@@ -180,6 +180,17 @@ def test_lambda_returns_one_step_and_monte_carlo():
     assert terminal[2, 0] == 3.0
 
 
+def test_one_step_targets_match_the_general_pass_over_time():
+    """lam = 0 takes a shortcut with no loop over time; a vanishing lam runs the loop and must agree, with
+    padding and terminations in the batch."""
+    g = torch.Generator().manual_seed(0)
+    reward, next_value = torch.randn(6, 4, 3, generator=g), torch.randn(6, 4, 3, generator=g)
+    terminated = torch.rand(6, 4, 3, generator=g) < 0.2
+    filled = (torch.arange(6)[:, None] < torch.tensor([6, 3, 1, 5])).unsqueeze(-1)   # [T, B, 1]
+    torch.testing.assert_close(lambda_returns(reward, terminated, next_value, filled, 0.9, 0.0),
+                               lambda_returns(reward, terminated, next_value, filled, 0.9, 1e-12))
+
+
 def test_truncated_episodes_bootstrap_from_the_final_observation():
     algo, envs = _algo("qmix", kwargs={**SPREAD_KWARGS, "max_cycles": 5}, rollout_steps=5)
     algo.begin(envs.reset(seed=0))

@@ -85,6 +85,9 @@ def pad_episodes(episodes: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     """Stack episodes of different lengths, zero-padding each field to the longest; adds `filled` [B, T]."""
     lengths = np.asarray([episode_length(e) for e in episodes])
     longest = int(lengths.max())
+    if (lengths == longest).all():  # fixed-length episodes (MPE): nothing to pad
+        return {**{key: np.stack([e[key] for e in episodes]) for key in episodes[0]},
+                "filled": np.ones((len(episodes), longest), bool)}
     out: dict[str, np.ndarray] = {}
     for key, first in episodes[0].items():
         extra = len(first) - lengths[0]  # 1 for per-state fields, 0 for per-transition fields

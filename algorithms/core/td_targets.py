@@ -8,6 +8,8 @@ def lambda_returns(reward, terminated, next_value, filled, gamma: float, lam: fl
     """TD(lambda) targets over time-major [T, B, ...] tensors; lam = 0 gives one-step targets.
     `next_value` [T, ...] is the (target) value of the state after step t; `filled` marks real steps, so
     the last real step of each episode bootstraps from its own next value."""
+    if lam == 0:  # one-step targets need no pass over time (the loop below gives the same values, slower)
+        return reward + gamma * (~terminated).float() * next_value
     out = torch.zeros_like(reward)
     following_filled = torch.cat([filled[1:], torch.zeros_like(filled[:1])])
     for t in reversed(range(reward.shape[0])):
