@@ -20,7 +20,8 @@ from advisor.errors import AdvisorError
 from advisor.progress_view import ProgressView
 from advisor.report import find_runs
 from advisor.report import write as write_report
-from algorithms.training.benchmark import claim_bench_dir, run_benchmark, trial_status
+from algorithms.training.benchmark import (claim_bench_dir, run_benchmark, selected_trials, trial_status,
+                                           unfinished_rows)
 from algorithms.training.benchmark_spec import load_spec, parse_spec, selection, trials, validate
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
@@ -59,7 +60,7 @@ def benchmark(
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
     claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
     selected = selection(spec, [n.strip() for n in only.split(",") if n.strip()]) if only is not None else None
-    grid = [t for t in trials(spec) if selected is None or selected(t)]
+    grid = selected_trials(spec, selected)
     done = sum(trial_status(t, root, spec.steps) == "done" for t in grid)
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
@@ -161,7 +162,7 @@ def _print_summary(out: dict[str, Any]) -> None:
         table.add_row(s["algorithm"], s["env"], str(s["n"]), f"{s['mean']:.3f}", f"{s['iqm']:.3f}",
                       f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]")
     console.print(table)
-    unfinished = sum(t["status"] in ("pending", "started") for t in out["trials"])
+    unfinished = len(unfinished_rows(out))
     if unfinished:
         console.print(f"{unfinished} of {len(out['trials'])} trials not finished yet; the same command without --only "
                       "runs them")

@@ -90,6 +90,16 @@ def claim_bench_dir(root: Path, raw_spec: str) -> None:
     atomic_write_bytes(saved, raw_spec.encode())
 
 
+def selected_trials(spec: BenchmarkSpec, selected: Callable[[Trial], bool] | None) -> list[Trial]:
+    """The grid's trials that `selected` (an `--only` filter) keeps; all of them without one."""
+    return [t for t in trials(spec) if selected is None or selected(t)]
+
+
+def unfinished_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of results() not trained to the end yet and not failed: pending or started."""
+    return [t for t in out["trials"] if t["status"] in ("pending", "started")]
+
+
 def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: Progress | None = None,
                   ray_address: str | None = None, selected: Callable[[Trial], bool] | None = None) -> dict:
     """Every unfinished trial (of those `selected`, if given), then the results of the whole grid: in this process
@@ -97,7 +107,7 @@ def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: P
     address of a running cluster). `progress(event)` hears trial starts and ends (and, run in this process, every
     training iteration)."""
     report = progress or (lambda event: None)
-    todo = [t for t in trials(spec) if (selected is None or selected(t)) and trial_status(t, root, spec.steps) != "done"]
+    todo = [t for t in selected_trials(spec, selected) if trial_status(t, root, spec.steps) != "done"]
     root = root.resolve()  # worker processes and Ray tasks may start elsewhere
     if ray_address is not None:
         _on_ray(todo, spec, root, ray_address, report)
@@ -218,9 +228,8 @@ def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
         lines.append(f"| {s['algorithm']} | {s['env']} | {s['n']} | {s['mean']:.3f} | {s['iqm']:.3f} | "
                      f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] |")
     unfinished: dict[tuple[str, str], list[str]] = {}
-    for t in out["trials"]:
-        if t["status"] in ("pending", "started"):
-            unfinished.setdefault((t["algorithm"], t["env"]), []).append(str(t["seed"]))
+    for t in unfinished_rows(out):
+        unfinished.setdefault((t["algorithm"], t["env"]), []).append(str(t["seed"]))
     if unfinished:
         count = sum(map(len, unfinished.values()))
         lines += ["", f"{count} of {len(out['trials'])} trials not finished yet (the spec run without --only runs them): "
