@@ -120,7 +120,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
 
 def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool,
                        ray_address: Optional[str] = None, selected: Optional[Callable] = None) -> dict[str, Any]:
-    counts = {"done": done, "failed": 0, "running": 0}
+    counts = {"done": done, "failed": 0, "running": 0, "busy": 0}
     columns = [TextColumn("[bold blue]benchmark"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
     steps_total = (total - done) * spec.steps
@@ -130,7 +130,8 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
 
         def refresh() -> None:
             bar.update(task, completed=sum(progress["steps"].values()),
-                       status=f"{counts['done']}/{total} done, {counts['running']} running, {counts['failed']} failed")
+                       status=f"{counts['done']}/{total} done, {counts['running']} running, {counts['failed']} failed"
+                       + (f", {counts['busy']} trained elsewhere" if counts["busy"] else ""))
 
         def on_event(event: dict[str, Any]) -> None:
             trial = event["trial"]
@@ -140,10 +141,12 @@ def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, qu
                 progress["steps"][trial.key] = min(event["env_steps"], spec.steps)
             else:
                 counts["running"] -= 1
-                counts["done" if event["status"] == "done" else "failed"] += 1
+                counts[event["status"] if event["status"] in ("done", "busy") else "failed"] += 1
                 progress["steps"][trial.key] = spec.steps
                 name = f"{trial.algorithm.name} / {trial.env.name} / seed {trial.seed}"
-                if event["status"] == "failed":
+                if event["status"] == "busy":
+                    bar.note(f"skipped: {escape(name)}: {escape(event['error'])}")
+                elif event["status"] == "failed":
                     bar.note(f"[red]failed[/]: {escape(name)}: {escape(event['error'])}")  # errors may hold '['
                 else:
                     score = event.get("return")

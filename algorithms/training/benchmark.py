@@ -49,20 +49,23 @@ def _evaluated_at(run_dir: Path) -> int:
 def run_trial(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Callable | None = None) -> dict[str, Any]:
     """Train one trial to spec.steps (resuming it if it was started, or extending one trained to fewer steps: a
     race's next rung); a failure is written to error.json and returned, never raised, so the other trials go on.
-    KeyboardInterrupt propagates (the trial stays resumable)."""
+    KeyboardInterrupt propagates (the trial stays resumable). A trial that another process is training (the same
+    benchmark started twice, another machine on shared storage) is left to it: status "busy", nothing written."""
     run_dir = trial.run_dir(root)
-    (run_dir / ERROR_FILE).unlink(missing_ok=True)
     try:
         if (run_dir / "config.yaml").exists():
             trainer = Trainer.resume(run_dir, steps=spec.steps)
         else:
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             trainer = Trainer.create(trial.run_spec(spec), run_dir)
+        (run_dir / ERROR_FILE).unlink(missing_ok=True)  # retried: the trainer holds the run now
         result = trainer.train(on_iteration)
         return {"status": "done", "return": result.get("return_mean")}
     except KeyboardInterrupt:
         raise
     except Exception as err:  # one trial's failure (an env that raises, a bad setting) is recorded, not fatal
+        if isinstance(err, MARLError) and err.code == "run-in-use":
+            return {"status": "busy", "error": str(err)}
         if isinstance(err, MARLError):
             return record_failure(trial, root, err.code, str(err))
         return record_failure(trial, root, "failed", f"{type(err).__name__}: {err}")

@@ -34,6 +34,7 @@ from algorithms.core.checkpoint import atomic_write_bytes, save_checkpoint
 from algorithms.training.competitive_eval import is_competitive_run, play, random_opponent
 from algorithms.training.evaluate import evaluate
 from algorithms.core.logger import RunLogger, truncate_after
+from algorithms.core.run_lock import RunLock
 from algorithms.core.seeding import rng_state, seed_everything, set_rng_state
 from algorithms.core.env_registry import make_vec_env
 
@@ -88,6 +89,7 @@ class Trainer:
         self.env_restored = False  # a resumed run whose env copies were restored mid-episode
         self.resume_step: int | None = None  # the checkpoint a resumed run continues from
         self.notes: list[str] = []  # for the user: what resuming had to do, a budget too small to learn
+        self.lock: RunLock | None = None  # held by create() and resume() until train() ends
         starts = getattr(self.config, "learning_starts", 0)
         if spec.steps <= starts:
             self.notes.append(f"--steps {spec.steps:,} ends before {spec.algo} starts learning (learning_starts="
@@ -99,6 +101,7 @@ class Trainer:
         """Validate everything, then claim the directory: a bad request leaves nothing behind."""
         trainer = cls(spec, run_dir)
         claim_run_dir(run_dir)
+        trainer.lock = RunLock(run_dir)
         spec.config = config_to_dict(trainer.config)
         atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(spec), sort_keys=False).encode())
         return trainer
@@ -108,6 +111,7 @@ class Trainer:
         """Continue from the latest checkpoint (the previous one if the latest is damaged, saying so); a run
         killed before its first checkpoint starts again from step 0 in the same directory."""
         spec = read_spec(run_dir)
+        lock = RunLock(run_dir)  # before any file is read or cut: another process may be training this run
         payload, notes = latest_checkpoint(run_dir)  # before anything else: a bad file changes nothing
         if payload is None:
             notes = [f"{run_dir} has no checkpoint yet (the run stopped before its first): starting it again from "
@@ -115,6 +119,7 @@ class Trainer:
         if steps is not None:
             spec.steps = steps
         trainer = cls(spec, run_dir)
+        trainer.lock = lock
         trainer.notes = notes + trainer.notes
         if payload is None:
             for name in ("metrics.csv", "timing.csv", "eval.json"):
@@ -138,7 +143,16 @@ class Trainer:
         save_checkpoint(latest, {"algorithm": state, "rng": rng_state(), "algo": self.spec.algo})
 
     def train(self, on_iteration: Callable[[dict[str, float], float], None] | None = None) -> dict[str, Any]:
-        """Train to spec.steps; `on_iteration(metrics, steps_per_s)` drives a progress display."""
+        """Train to spec.steps and evaluate; `on_iteration(metrics, steps_per_s)` drives a progress display.
+        The run directory is left to other processes afterwards, however training ends."""
+        try:
+            return self._train(on_iteration)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
+
+    def _train(self, on_iteration: Callable[[dict[str, float], float], None] | None) -> dict[str, Any]:
         if not self.env_restored:  # a fresh run, or a resumed one whose envs could not be pickled
             self.algo.begin(self.envs.reset(seed=self.spec.seed + 1000 * self.algo.iterations))
         logger = RunLogger(self.run_dir, resume_step=self.resume_step)
