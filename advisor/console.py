@@ -1,6 +1,7 @@
 """Shared rich consoles and the one boundary where any failure of a command becomes one message and an exit code:
 2 for bad input (a MARLError, library or advisor), 1 for an env that raised (EnvError), an I/O failure or an unexpected error, 130 when
-interrupted. The traceback is shown only with `marl --debug ...`."""
+interrupted with Ctrl-C and 143 when sent SIGTERM (handled like Ctrl-C: see algorithms.core.interrupts). The traceback is
+shown only with `marl --debug ...`."""
 from __future__ import annotations
 
 import functools
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from advisor.errors import MARLError
+from algorithms.core.interrupts import Terminated, sigterm_interrupts
 
 
 def _width() -> int | None:
@@ -46,25 +48,31 @@ def fail(error: MARLError, code: int = 2) -> "typer.Exit":
     return typer.Exit(code=code)
 
 
+def interrupted_code(interrupt: KeyboardInterrupt) -> int:
+    """The exit code for an interrupted command: 143 for SIGTERM, 130 for Ctrl-C (128 + the signal number)."""
+    return 143 if isinstance(interrupt, Terminated) else 130
+
+
 def handles_errors(fn: F) -> F:
     """Decorate a command with the boundary (see the module docstring)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with sigterm_interrupts():
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except MARLError as error:
             if DEBUG["on"]:
                 raise
             raise fail(error, getattr(error, "exit_code", 2)) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             if DEBUG["on"]:
                 raise
             err_console.print("[bold red]interrupted[/]: a training run continues from its last checkpoint with "
                               "`marl train --resume RUN_DIR`", highlight=False)
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=interrupted_code(interrupt)) from None
         except OSError as error:
             if DEBUG["on"]:
                 raise

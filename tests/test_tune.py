@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -11,6 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from advisor.cli import app
+from algorithms.core.run_lock import RunLock
+from algorithms.training.benchmark import claim_bench_dir
+from algorithms.training.tune import TUNE_LOCK
 from algorithms.training.tune_spec import parse_tune_spec, validate_tune_spec
 
 runner = CliRunner()
@@ -84,6 +88,20 @@ def test_a_missing_ray_is_one_message_with_the_install_command(tmp_path, monkeyp
     result = runner.invoke(app, ["tune", str(write(tmp_path, SMALL)), "--out", str(tmp_path / "t")])
     assert result.exit_code == 2 and "missing-ray" in result.output and 'marl-advisor[ray]' in said(result)
     assert "Traceback" not in result.output
+
+
+def test_a_tuning_directory_that_another_marl_tune_holds_is_one_message_and_left_alone(tmp_path):
+    spec = write(tmp_path, SMALL)
+    root = tmp_path / "t"
+    claim_bench_dir(root, spec.read_text())  # as the other `marl tune` of this spec made it
+    other = RunLock(root, TUNE_LOCK)
+    try:
+        result = runner.invoke(app, ["tune", str(spec), "--out", str(root)])
+    finally:
+        other.release()
+    assert result.exit_code == 2 and "run-in-use" in result.output, result.output
+    assert f"being tuned by pid {os.getpid()}" in said(result) and "Traceback" not in result.output
+    assert sorted(p.name for p in root.iterdir()) == ["spec.yaml", "tune.lock"]  # nothing drawn, nothing trained
 
 
 @pytest.mark.slow

@@ -15,12 +15,12 @@ from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainin
 from rich.markup import escape
 from rich.table import Table
 
-from advisor.console import console, handles_errors
+from advisor.console import console, handles_errors, interrupted_code
 from advisor.errors import AdvisorError
 from advisor.progress_view import ProgressView
 from advisor.report import find_runs
 from advisor.report import write as write_report
-from algorithms.training.benchmark import (claim_bench_dir, run_benchmark, selected_trials, trial_status,
+from algorithms.training.benchmark import (claim_bench_dir, done_count, rows_with, run_benchmark, selected_trials,
                                            unfinished_rows)
 from algorithms.training.benchmark_spec import load_spec, parse_spec, selection, trials, validate
 
@@ -61,7 +61,7 @@ def benchmark(
     claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
     selected = selection(spec, [n.strip() for n in only.split(",") if n.strip()]) if only is not None else None
     grid = selected_trials(spec, selected)
-    done = sum(trial_status(t, root, spec.steps) == "done" for t in grid)
+    done = done_count(grid, root, spec.steps)
     say = console.print if not as_json else (lambda *a, **k: None)
     say(f"benchmark: {len(spec.algorithms)} algorithm(s) x {len(spec.envs)} env(s) x {len(spec.seeds)} seed(s) = "
         f"{len(trials(spec))} trials of {spec.steps:,} env steps -> {root}"
@@ -70,11 +70,11 @@ def benchmark(
     try:
         out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address,
                                       selected=selected)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
                       f"their checkpoints (`marl benchmark {spec_path} --out {root}"
                       + (f" --only {only}" if only is not None else "") + "`)", highlight=False)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=interrupted_code(interrupt)) from None
     _write_report(out_data, root)
     if as_json:
         print(json.dumps(out_data, indent=2))
@@ -85,7 +85,7 @@ def benchmark(
 
 def _write_report(out_data: dict[str, Any], root: Path) -> None:
     """report/ in the benchmark directory (marl report's output) over the trials that finished."""
-    finished = [Path(t["run_dir"]) for t in out_data["trials"] if t["status"] == "done"]
+    finished = [Path(t["run_dir"]) for t in rows_with(out_data, "done")]
     if finished:
         write_report(find_runs(finished), root / "report")
 
@@ -111,8 +111,13 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
     claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False))
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
-    out_data = _run_with_progress(spec, root, workers, len(spec.seeds),
-                                  sum(trial_status(t, root, spec.steps) == "done" for t in trials(spec)), quiet=False)
+    try:
+        out_data = _run_with_progress(spec, root, workers, len(spec.seeds), done_count(trials(spec), root, spec.steps),
+                                      quiet=False)
+    except KeyboardInterrupt as interrupt:
+        console.print(f"[bold red]interrupted[/]: finished seeds are kept; the same command resumes the others from "
+                      f"their checkpoints (the run directories are under {root})", highlight=False)
+        raise typer.Exit(code=interrupted_code(interrupt)) from None
     _write_report(out_data, root)
     _print_summary(out_data)
     console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N; curves and statistics: {root / 'report'}")
@@ -169,7 +174,7 @@ def _print_summary(out: dict[str, Any]) -> None:
     if unfinished:
         console.print(f"{unfinished} of {len(out['trials'])} trials not finished yet; the same command without --only "
                       "runs them")
-    failed = [t for t in out["trials"] if t["status"] == "failed"]
+    failed = rows_with(out, "failed")
     if failed:
         console.print(f"[red]{len(failed)} trial(s) failed[/]; re-run the same command to retry them")
 

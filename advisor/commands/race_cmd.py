@@ -15,7 +15,7 @@ from rich.table import Table
 
 from advisor.cli_options import parse_env_kwargs
 from advisor.commands.advise_cmd import advise
-from advisor.console import console, handles_errors
+from advisor.console import console, handles_errors, interrupted_code
 from advisor.errors import AdvisorError
 from advisor.facts import load_answers_file, validate_answers
 from advisor.guard import detected_facts
@@ -89,9 +89,9 @@ def race(
     try:
         result = run_race(spec, yaml.safe_dump(spec.as_yaml_data(), sort_keys=False), root, workers,
                           "local" if ray else None, progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         console.print("[bold red]interrupted[/]: the same command resumes the race from its checkpoints", highlight=False)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=interrupted_code(interrupt)) from None
     result.update({"advisor_pick": pick, "verdict": verdict(result, pick), "assumed": assumed,
                    "wall_seconds_this_session": time.monotonic() - started})
     atomic_write_bytes(root / "race.json", json.dumps(result, indent=2).encode())

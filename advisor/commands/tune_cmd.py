@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from advisor.console import console, handles_errors
+from advisor.console import console, handles_errors, interrupted_code
 from advisor.progress_view import ProgressView
 from algorithms.training.tune import run_tune
 from algorithms.training.tune_spec import load_tune_spec, validate_tune_spec
@@ -47,10 +47,10 @@ def tune(
         f"on seeds {', '.join(map(str, spec.final_seeds))} -> {root}")
     try:
         out_data = _run_with_progress(spec, spec_path, root, ray_address or "local", quiet=as_json)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         console.print(f"[bold red]interrupted[/]: the same command resumes (`marl tune {spec_path} --out {root}`)",
                       highlight=False)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=interrupted_code(interrupt)) from None
     if as_json:
         print(json.dumps(out_data, indent=2))
         return

@@ -5,6 +5,7 @@ cluster sharing storage, `marl train --resume` in two terminals) would interleav
 overwrite each other's checkpoints. A Trainer therefore holds an OS lock (flock) on RUN/checkpoints/train.lock
 while it owns the directory. The OS drops the lock when the process ends, however it ends, so a killed run never
 leaves a stale lock behind; the file itself stays (removing it would let two processes lock two different files).
+`marl tune` holds the same kind of lock on its tuning directory (another lock file), for the same reason.
 """
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ LOCK_FILE = Path("checkpoints") / "train.lock"
 
 class RunLock:
     """Held from construction until release() (or until the process ends). Raises MARLError "run-in-use",
-    naming the holder, if another process holds it."""
+    naming the holder, if another process holds it. `lock_file` is relative to `run_dir`."""
 
-    def __init__(self, run_dir: Path):
-        path = run_dir / LOCK_FILE
+    def __init__(self, run_dir: Path, lock_file: Path = LOCK_FILE, doing: str = "being trained"):
+        path = run_dir / lock_file
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file: BinaryIO | None = open(path, "a+b")
         if fcntl is None:
@@ -40,7 +41,7 @@ class RunLock:
             self.file.seek(0)
             holder = self.file.read(300).decode(errors="replace").strip() or "another process"
             self.release()
-            raise MARLError("run-in-use", f"{run_dir} is being trained by {holder}",
+            raise MARLError("run-in-use", f"{run_dir} is {doing} by {holder}",
                             "wait for that process to finish or stop it; two processes training one run would "
                             "corrupt its metrics and checkpoints") from None
         except OSError as err:  # a file system that cannot lock: say so rather than train unprotected

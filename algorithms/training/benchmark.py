@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from algorithms.core.checkpoint import atomic_write_bytes
+from algorithms.core.interrupts import sigterm_interrupts
 from algorithms.core.logger import logged_env_steps
 from algorithms.core.statistics import summarise
 from algorithms.errors import MARLError
@@ -71,11 +73,26 @@ def run_trial(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Calla
         return record_failure(trial, root, "failed", f"{type(err).__name__}: {err}")
 
 
-def _worker(trial: Trial, spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
+def _worker(trial: Trial, spec: BenchmarkSpec, root: Path, on_iteration: Callable | None = None) -> dict[str, Any]:
     import torch  # each worker process: one torch thread (trials run side by side)
 
     torch.set_num_threads(1)
-    return run_trial(trial, spec, root)
+    return run_trial(trial, spec, root, on_iteration)
+
+
+def _local_worker(trial: Trial, spec: BenchmarkSpec, root: Path, parent: int) -> dict[str, Any]:
+    """A trial in a local worker process. SIGTERM (sent by the benchmark when it is stopped) ends the trial at once,
+    resumable from its last checkpoint; so does the benchmark process dying (killed with SIGKILL, out of memory):
+    a worker whose parent is gone stops at its next training iteration instead of training on, unseen."""
+    def check_parent(metrics, steps_per_s) -> None:
+        if os.getppid() != parent:
+            os._exit(1)  # orphaned: nobody will collect this result, and the lock would block a re-run
+
+    try:
+        with sigterm_interrupts():
+            return _worker(trial, spec, root, check_parent)
+    except KeyboardInterrupt:
+        os._exit(1)  # stopped: the pool is being shut down, nothing to send back
 
 
 def claim_bench_dir(root: Path, raw_spec: str) -> None:
@@ -98,9 +115,19 @@ def selected_trials(spec: BenchmarkSpec, selected: Callable[[Trial], bool] | Non
     return [t for t in trials(spec) if selected is None or selected(t)]
 
 
+def done_count(grid: list[Trial], root: Path, steps: int) -> int:
+    """How many of these trials are finished (evaluated at `steps` env steps)."""
+    return sum(trial_status(t, root, steps) == "done" for t in grid)
+
+
+def rows_with(out: dict[str, Any], *statuses: str) -> list[dict[str, Any]]:
+    """The rows of results() with one of these statuses."""
+    return [t for t in out["trials"] if t["status"] in statuses]
+
+
 def unfinished_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of results() not trained to the end yet and not failed: pending or started."""
-    return [t for t in out["trials"] if t["status"] in ("pending", "started")]
+    return rows_with(out, "pending", "started")
 
 
 def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: Progress | None = None,
@@ -108,30 +135,46 @@ def run_benchmark(spec: BenchmarkSpec, root: Path, workers: int = 1, progress: P
     """Every unfinished trial (of those `selected`, if given), then the results of the whole grid: in this process
     (workers=1), on `workers` local processes, or on Ray (ray_address: "local" starts a Ray for this run, else the
     address of a running cluster). `progress(event)` hears trial starts and ends (and, run in this process, every
-    training iteration)."""
+    training iteration). Interrupted (Ctrl-C, SIGTERM), it stops every running trial, still writes results.json
+    and summary.md, and re-raises."""
     report = progress or (lambda event: None)
     todo = [t for t in selected_trials(spec, selected) if trial_status(t, root, spec.steps) != "done"]
     root = root.resolve()  # worker processes and Ray tasks may start elsewhere
-    if ray_address is not None:
-        _on_ray(todo, spec, root, ray_address, report)
-    elif workers <= 1:
-        for trial in todo:
-            report({"event": "start", "trial": trial})
-            outcome = run_trial(trial, spec, root, lambda metrics, sps, t=trial: report(
-                {"event": "iteration", "trial": t, "env_steps": metrics["env_steps"]}))
-            report({"event": "end", "trial": trial, **outcome})
-    else:
-        # spawn: a fresh interpreter per worker (torch and forked threads do not mix)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            def finished(futures):
-                done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
-                return [(f, f.result) for f in done]
-
-            def cancel(futures):
-                pool.shutdown(wait=False, cancel_futures=True)
-
-            _drive(todo, spec, root, workers, lambda t: pool.submit(_worker, t, spec, root), finished, cancel, report)
+    try:
+        if ray_address is not None:
+            _on_ray(todo, spec, root, ray_address, report)
+        elif workers <= 1:
+            for trial in todo:
+                report({"event": "start", "trial": trial})
+                outcome = run_trial(trial, spec, root, lambda metrics, sps, t=trial: report(
+                    {"event": "iteration", "trial": t, "env_steps": metrics["env_steps"]}))
+                report({"event": "end", "trial": trial, **outcome})
+        else:
+            _on_local_workers(todo, spec, root, workers, report)
+    except KeyboardInterrupt:
+        results(spec, root)  # the trials finished before the interrupt count in the tables
+        raise
     return results(spec, root)
+
+
+def _on_local_workers(todo: list[Trial], spec: BenchmarkSpec, root: Path, workers: int, report: Progress) -> None:
+    # spawn: a fresh interpreter per worker (torch and forked threads do not mix)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def finished(futures):
+            done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            return [(f, f.result) for f in done]
+
+        def cancel(futures):
+            # shutdown() alone lets running trials train to their end; SIGTERM stops them at once, each resumable
+            # from its last checkpoint (the executor keeps no public handle on its processes)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+
+        _drive(todo, spec, root, workers, lambda t: pool.submit(_local_worker, t, spec, root, os.getpid()),
+               finished, cancel, report)
 
 
 def _drive(todo: list[Trial], spec: BenchmarkSpec, root: Path, capacity: int, submit: Callable,
@@ -237,7 +280,7 @@ def markdown(out: dict[str, Any], spec: BenchmarkSpec) -> str:
         count = sum(map(len, unfinished.values()))
         lines += ["", f"{count} of {len(out['trials'])} trials not finished yet (the spec run without --only runs them): "
                   + "; ".join(f"{a} / {e}, seeds {', '.join(seeds)}" for (a, e), seeds in unfinished.items())]
-    failed = [t for t in out["trials"] if t["status"] == "failed"]
+    failed = rows_with(out, "failed")
     if failed:
         lines += ["", "Failed trials:"] + [f"- {t['algorithm']} / {t['env']} / seed {t['seed']}: {t['error']}"
                                            for t in failed]

@@ -11,9 +11,11 @@ checkpoints, and the final re-runs are a `marl benchmark` directory (finished se
         best.yaml                       the winner as a run config: `marl train --config TUNE_DIR/best.yaml`
         final/                          best (and defaults) on the final seeds: a `marl benchmark` directory
         tune.json                       the search, the winner and the final statistics
+        tune.lock                       held while a `marl tune` runs here: one search per directory
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -23,13 +25,15 @@ import yaml
 
 from algorithms.core.checkpoint import atomic_write_bytes
 from algorithms.core.run_dir import RunSpec
+from algorithms.core.run_lock import RunLock
 from algorithms.core.statistics import probability_of_improvement
 from algorithms.errors import MARLError
-from algorithms.training.benchmark import claim_bench_dir, run_benchmark
+from algorithms.training.benchmark import claim_bench_dir, rows_with, run_benchmark
 from algorithms.training.run import Trainer
 from algorithms.training.tune_spec import TuneSpec
 
 REPORTS, ERROR_FILE = "reports.json", "error.json"
+TUNE_LOCK = Path("tune.lock")
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -81,17 +85,27 @@ def run_tune(spec: TuneSpec, raw_spec: str, root: Path, address: str = "local",
     """The search on Ray Tune (a Ray started here, or the cluster at `address`), then the final re-runs.
     `progress(event)` hears every evaluation ({"event": "report", ...}) and the final trials' events."""
     try:
-        import ray
-        from ray import tune
-        from ray.tune.schedulers import ASHAScheduler
-
-        from algorithms.training.tune_callback import LISTENER, Relay
+        importlib.import_module("ray.tune")
     except ImportError:
         raise MARLError("missing-ray", "marl tune runs on Ray Tune, which is not installed",
                         'pip install "marl-advisor[ray]"') from None
-    report = progress or (lambda event: None)
     claim_bench_dir(root, raw_spec)
     root = root.resolve()  # Ray's workers start elsewhere
+    # two searches in one directory would draw the same trials into the same run directories
+    lock = RunLock(root, TUNE_LOCK, doing="being tuned")
+    try:
+        return _search(spec, root, address, progress or (lambda event: None))
+    finally:
+        lock.release()
+
+
+def _search(spec: TuneSpec, root: Path, address: str, report: Progress) -> dict[str, Any]:
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from algorithms.training.tune_callback import LISTENER, Relay
+
     configurations = spec.configurations()
     (root / "search").mkdir(exist_ok=True)
     atomic_write_bytes(root / "search" / "configurations.json", json.dumps(configurations, indent=1).encode())
@@ -175,9 +189,8 @@ def _as_benchmark_yaml(final) -> dict[str, Any]:
 def _final_statistics(final_out: dict[str, Any]) -> dict[str, Any]:
     """The final benchmark's summary, and P(best > defaults) over the final seeds when both ran."""
     by_arm: dict[str, list[float]] = {}
-    for t in final_out["trials"]:
-        if t["status"] == "done":
-            by_arm.setdefault(t["algorithm"], []).append(t["return"])
+    for t in rows_with(final_out, "done"):
+        by_arm.setdefault(t["algorithm"], []).append(t["return"])
     out = {"summary": final_out["summary"], "trials": final_out["trials"]}
     if by_arm.get("best") and by_arm.get("defaults"):
         out["probability_of_improvement"] = probability_of_improvement(by_arm["best"], by_arm["defaults"])
