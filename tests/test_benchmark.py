@@ -172,10 +172,33 @@ def test_a_spec_can_evaluate_with_sampled_actions(tmp_path):
     assert "sampled-action evaluation episodes" in (tmp_path / "bench" / "summary.md").read_text()
 
 
-def test_a_directory_from_another_spec_is_refused(tmp_path):
-    assert bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["vdn"]})).exit_code == 0
-    other = bench(tmp_path, write_spec(tmp_path, {**SMALLEST, "seeds": [0], "algorithms": ["iql"]}, "other.yaml"))
-    assert other.exit_code == 2 and "different spec" in other.output
+@pytest.mark.parametrize("change, why", [
+    ({"steps": 400}, "steps was 300, this spec has 400"),
+    ({"algorithms": [{"algorithm": "vdn", "set": {"lr": 0.001}}]}, "the algorithm entry 'vdn' was"),
+    ({"envs": [{"env": "matrix:penalty", "name": "climbing"}]}, "the env entry 'climbing' was"),
+])
+def test_a_directory_from_a_spec_whose_shared_trials_differ_is_refused(tmp_path, change, why):
+    first = {**SMALLEST, "seeds": [0], "algorithms": ["vdn"]}
+    assert bench(tmp_path, write_spec(tmp_path, first)).exit_code == 0
+    other = bench(tmp_path, write_spec(tmp_path, {**first, **change}, "other.yaml"))
+    said = " ".join(other.output.split())
+    assert other.exit_code == 2 and "different spec" in said and why in said, said
+    assert yaml.safe_load((tmp_path / "bench" / "spec.yaml").read_text()) == first  # still the one that made it
+
+
+def test_a_benchmark_grows_by_seeds_and_algorithms_and_keeps_its_finished_trials(tmp_path):
+    first = {**SMALLEST, "seeds": [0], "algorithms": ["vdn"]}
+    assert bench(tmp_path, write_spec(tmp_path, first)).exit_code == 0
+    finished = tmp_path / "bench" / "vdn" / "climbing" / "seed-0" / "eval.json"
+    stamp = finished.stat().st_mtime_ns
+    grown = {**SMALLEST, "seeds": [0, 1], "algorithms": ["vdn", "iql"]}
+    result = bench(tmp_path, write_spec(tmp_path, grown, "grown.yaml"))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(t["algorithm"], t["seed"], t["status"]) for t in out["trials"]] == [
+        ("vdn", 0, "done"), ("vdn", 1, "done"), ("iql", 0, "done"), ("iql", 1, "done")]
+    assert finished.stat().st_mtime_ns == stamp  # not trained again
+    assert yaml.safe_load((tmp_path / "bench" / "spec.yaml").read_text()) == grown
 
 
 def test_workers_give_the_same_results_as_one_process(tmp_path):

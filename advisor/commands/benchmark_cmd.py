@@ -22,7 +22,7 @@ from advisor.report import find_runs
 from advisor.report import write as write_report
 from algorithms.training.benchmark import (claim_bench_dir, done_count, rows_with, run_benchmark, selected_trials,
                                            unfinished_rows)
-from algorithms.training.benchmark_spec import load_spec, parse_spec, selection, trials, validate
+from algorithms.training.benchmark_spec import conflict, load_spec, parse_spec, selection, trials, validate
 
 SPEC_HELP = """SPEC is YAML: algorithms (ids, or {algorithm, set: {field: value}, name}), envs (env strings, or
 {env, env_kwargs: {...}, name}), seeds (a list or "0-4"), steps; optional num_envs (0: each algorithm's default),
@@ -34,7 +34,8 @@ cpus_per_trial (1: the CPUs Ray reserves for a trial)."""
 def benchmark(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="Benchmark spec (YAML)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Benchmark directory (default runs/benchmark-SPECNAME). "
-                                       "Re-running into it skips finished trials and resumes interrupted ones."),
+                                       "Re-running into it skips finished trials and resumes interrupted ones; a spec with "
+                                       "more seeds, algorithms or envs grows it."),
     workers: int = typer.Option(1, "--workers", help="Trials run side by side in local processes (one torch thread "
                                 "each). 1: one after another in this process."),
     ray: bool = typer.Option(False, "--ray", help="Run each trial as a Ray task on a Ray started for this run "
@@ -58,7 +59,7 @@ def benchmark(
     spec = load_spec(spec_path)
     validate(spec)  # every algorithm x env built once: nothing runs on a bad spec
     root = out or Path("runs") / f"benchmark-{spec_path.stem}"
-    claim_bench_dir(root, spec_path.read_text(encoding="utf-8"))
+    claim_bench_dir(root, spec_path.read_text(encoding="utf-8"), conflict)
     selected = selection(spec, [n.strip() for n in only.split(",") if n.strip()]) if only is not None else None
     grid = selected_trials(spec, selected)
     done = done_count(grid, root, spec.steps)
@@ -109,7 +110,7 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     spec.forced = forced
     validate(spec)
     root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
-    claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False))
+    claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False), conflict)
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
     try:
         out_data = _run_with_progress(spec, root, workers, len(spec.seeds), done_count(trials(spec), root, spec.steps),

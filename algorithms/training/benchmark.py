@@ -95,13 +95,22 @@ def _local_worker(trial: Trial, spec: BenchmarkSpec, root: Path, parent: int) ->
         os._exit(1)  # stopped: the pool is being shut down, nothing to send back
 
 
-def claim_bench_dir(root: Path, raw_spec: str) -> None:
-    """Create the benchmark (or tuning) directory, or check that an existing one was made by the same spec."""
+def claim_bench_dir(root: Path, raw_spec: str, conflict: Callable[[Any, Any], str | None] | None = None) -> None:
+    """Create the benchmark (or tuning) directory, or check that an existing one was made by the same spec. With
+    `conflict(saved_data, new_data)` (None when the new spec may run there, else why not) a different spec is
+    accepted where it says so, and spec.yaml becomes the new one: a benchmark grown by seeds or entries."""
     saved = root / "spec.yaml"
     if saved.exists():
-        if yaml.safe_load(saved.read_text(encoding="utf-8")) != yaml.safe_load(raw_spec):
-            raise MARLError("bench-dir-mismatch", f"{root} holds a benchmark run from a different spec",
-                            "choose another --out, or restore the spec that made it")
+        made, new = yaml.safe_load(saved.read_text(encoding="utf-8")), yaml.safe_load(raw_spec)
+        if made == new:
+            return
+        why = "it is not the same spec" if conflict is None else conflict(made, new)
+        if why is not None:
+            raise MARLError("bench-dir-mismatch", f"{root} holds a benchmark run from a different spec: {why}",
+                            "choose another --out, or restore the spec that made it (" + str(saved) + ")"
+                            + ("" if conflict is None else "; a spec may add or drop seeds, algorithms and envs, "
+                               "but every trial it shares with the directory must be the same run"))
+        atomic_write_bytes(saved, raw_spec.encode())
         return
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise MARLError("bench-dir-exists", f"{root} already exists and is not a benchmark directory",

@@ -200,6 +200,30 @@ def validate(spec: BenchmarkSpec) -> None:
             algo.envs.close()
 
 
+def conflict(made: Any, new: Any) -> str | None:
+    """Why the spec data `new` cannot run in a directory that the spec data `made` made, or None when it can: it
+    may add or drop seeds, algorithm entries and env entries, but every trial the two share (same names and seed)
+    must be the same run, so the settings of each trial and the entries of both with one name must be equal."""
+    try:
+        old = parse_spec(made)
+    except MARLError:
+        return "the spec that made it no longer parses"
+    spec = parse_spec(new)
+    for key in ("steps", "num_envs", "eval_episodes", "eval_deterministic"):
+        if getattr(old, key) != getattr(spec, key):
+            return f"{key} was {getattr(old, key)}, this spec has {getattr(spec, key)}"
+    for kind, before, now in (("algorithm", old.algorithms, spec.algorithms), ("env", old.envs, spec.envs)):
+        by_name = {entry.name: entry for entry in before}
+        for entry in now:
+            if by_name.get(entry.name, entry) != entry:
+                return f"the {kind} entry '{entry.name}' was {_fields(by_name[entry.name])}, this spec has {_fields(entry)}"
+    return None
+
+
+def _fields(entry: AlgorithmChoice | EnvChoice) -> str:
+    return ", ".join(f"{key}: {value!r}" for key, value in vars(entry).items() if key != "name")
+
+
 def trials(spec: BenchmarkSpec) -> list[Trial]:
     return [Trial(a, e, s) for a in spec.algorithms for e in spec.envs for s in spec.seeds]
 
