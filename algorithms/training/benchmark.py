@@ -3,7 +3,7 @@ finished trials and resumes interrupted ones from their checkpoints; a failing t
 go on.
 
     BENCH_DIR/
-        spec.yaml                          the spec as run (a re-run must match it)
+        spec.yaml                          the spec last run (a later spec must agree on every trial both hold)
         ALGO_NAME/ENV_NAME/seed-S/         one `marl train` run directory per trial (config.yaml, eval.json, ...)
         ALGO_NAME/ENV_NAME/seed-S/error.json   a failed trial's message (removed when it is retried)
         results.json, summary.md           written after every run of the benchmark
