@@ -46,10 +46,16 @@ def test_a_command_interrupted_by_sigterm_exits_143_and_by_ctrl_c_130(interrupt,
     assert "interrupted" in capsys.readouterr().err
 
 
+def _benchmark(spec: Path, root: Path, *extra: str) -> dict:
+    """`marl benchmark SPEC --out ROOT --workers 2 EXTRA...` in a fresh interpreter: the subprocess arguments."""
+    return {"args": [sys.executable, "-m", "advisor.cli", "benchmark", str(spec), "--out", str(root),
+                     "--workers", "2", *extra],
+            "text": True, "cwd": ROOT, "env": {**os.environ, "PYTHONPATH": str(ROOT)}}
+
+
 def _start(spec: Path, root: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "advisor.cli", "benchmark", str(spec), "--out", str(root), "--workers", "2"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    return subprocess.Popen(**_benchmark(spec, root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def _wait_until(condition, seconds: float, what: str) -> None:
@@ -107,8 +113,6 @@ def test_a_benchmark_sent_sigterm_or_killed_stops_its_workers_and_resumes(tmp_pa
     finally:
         os.killpg(process.pid, signal.SIGKILL)
 
-    finish = subprocess.run([sys.executable, "-m", "advisor.cli", "benchmark", str(spec), "--out", str(root),
-                             "--json", "--workers", "2"], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    finish = subprocess.run(**_benchmark(spec, root, "--json"), capture_output=True, timeout=600)
     assert finish.returncode == 0, finish.stdout + finish.stderr
     assert [t["status"] for t in json.loads(finish.stdout)["trials"]] == ["done", "done"]
