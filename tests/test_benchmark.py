@@ -3,6 +3,7 @@ recorded while the others go on, local workers, and the statistics over seeds.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,7 +239,6 @@ def test_workers_report_how_far_their_trials_have_got(tmp_path, monkeypatch):
 
 
 def test_the_example_spec_is_valid():
-    from pathlib import Path
 
     from algorithms.training.benchmark_spec import load_spec
 
@@ -255,7 +255,6 @@ def test_the_example_spec_is_valid():
                                   "benchmark_speaker_listener.yaml"])
 def test_the_long_example_specs_are_valid(name):
     """The specs docs/ points to for the long benchmarks: every algorithm builds on every env before any trial."""
-    from pathlib import Path
 
     from algorithms.training.benchmark_spec import load_spec
 
@@ -277,6 +276,7 @@ def test_marl_train_seeds_runs_one_benchmark_over_the_seeds(tmp_path):
     assert config["seed"] == 2 and config["config"]["lr"] == 0.001
     results = json.loads((out / "results.json").read_text())
     assert [t["status"] for t in results["trials"]] == ["done", "done"] and results["summary"][0]["n"] == 2
+    assert Path(results["trials"][1]["run_dir"]) == Path("vdn/climbing/seed-2")  # relative: the directory can move
     assert runner.invoke(app, argv).exit_code == 0  # re-run: both seeds skipped
     bad = runner.invoke(app, ["train", "--resume", str(out), "--seeds", "0-1"])
     assert bad.exit_code == 2 and "--seeds needs ALGO" in bad.output

@@ -6,7 +6,8 @@ go on.
         spec.yaml                          the spec last run (a later spec must agree on every trial both hold)
         ALGO_NAME/ENV_NAME/seed-S/         one `marl train` run directory per trial (config.yaml, eval.json, ...)
         ALGO_NAME/ENV_NAME/seed-S/error.json   a failed trial's message (removed when it is retried)
-        results.json, summary.md           written after every run of the benchmark
+        results.json, summary.md           written after every run of the benchmark (run_dir relative to
+                                           BENCH_DIR in results.json, so the directory can be moved or shared)
 """
 from __future__ import annotations
 
@@ -255,7 +256,8 @@ def record_failure(trial: Trial, root: Path, code: str, message: str) -> dict[st
 
 def results(spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
     """Every trial's status and return, and per (algorithm, env) the mean, IQM and 95% bootstrap CI over the
-    seeds that finished. Written to results.json and summary.md in the benchmark directory."""
+    seeds that finished. Written to results.json and summary.md in the benchmark directory; the returned rows
+    hold absolute run directories, the file holds them relative to it."""
     rows, by_pair = [], {}
     for trial in trials(spec):
         run_dir, status = trial.run_dir(root), trial_status(trial, root, spec.steps)
@@ -269,7 +271,8 @@ def results(spec: BenchmarkSpec, root: Path) -> dict[str, Any]:
         rows.append(row)
     summary = [{"algorithm": a, "env": e, **summarise(values)} for (a, e), values in by_pair.items()]
     out = {"trials": rows, "summary": summary}
-    atomic_write_bytes(root / "results.json", json.dumps(out, indent=2).encode())
+    portable = {**out, "trials": [{**row, "run_dir": str(Path(row["run_dir"]).relative_to(root))} for row in rows]}
+    atomic_write_bytes(root / "results.json", json.dumps(portable, indent=2).encode())
     atomic_write_bytes(root / "summary.md", markdown(out, spec).encode())
     return out
 
