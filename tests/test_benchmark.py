@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from advisor.cli import app
 from algorithms.core.statistics import bootstrap_ci, iqm, summarise
 from algorithms.errors import MARLError
-from algorithms.training.benchmark_spec import parse_spec, validate
+from algorithms.training.benchmark_spec import conflict, parse_spec, validate
 
 runner = CliRunner()
 SMALLEST = {"algorithms": ["vdn", "qmix"], "envs": ["matrix:climbing"], "seeds": [0, 1], "steps": 300}
@@ -185,6 +185,13 @@ def test_a_directory_from_a_spec_whose_shared_trials_differ_is_refused(tmp_path,
     said = " ".join(other.output.split())
     assert other.exit_code == 2 and "different spec" in said and why in said, said
     assert yaml.safe_load((tmp_path / "bench" / "spec.yaml").read_text()) == first  # still the one that made it
+
+
+@pytest.mark.parametrize("key, value", [("steps", 400), ("num_envs", 4), ("eval_episodes", 7),
+                                        ("eval_deterministic", False)])
+def test_every_spec_wide_setting_a_trial_runs_with_is_a_conflict(key, value):
+    assert conflict(SMALLEST, {**SMALLEST, "seeds": [5]}) is None  # other seeds: the same runs
+    assert conflict(SMALLEST, {**SMALLEST, key: value}).startswith(f"{key} was ")
 
 
 def test_a_benchmark_grows_by_seeds_and_algorithms_and_keeps_its_finished_trials(tmp_path):

@@ -209,9 +209,12 @@ def conflict(made: Any, new: Any) -> str | None:
     except MARLError:
         return "the spec that made it no longer parses"
     spec = parse_spec(new)
-    for key in ("steps", "num_envs", "eval_episodes", "eval_deterministic"):
-        if getattr(old, key) != getattr(spec, key):
-            return f"{key} was {getattr(old, key)}, this spec has {getattr(spec, key)}"
+    # The settings a trial takes from the spec as a whole: one trial built under each spec must be the same run.
+    probe = Trial(old.algorithms[0], old.envs[0], old.seeds[0])
+    before, now = vars(probe.run_spec(old)), vars(probe.run_spec(spec))
+    for key, value in before.items():
+        if now[key] != value:
+            return f"{key} was {value}, this spec has {now[key]}"
     for kind, before, now in (("algorithm", old.algorithms, spec.algorithms), ("env", old.envs, spec.envs)):
         by_name = {entry.name: entry for entry in before}
         for entry in now:
