@@ -382,3 +382,20 @@ def test_a_killed_benchmark_resumes_to_the_same_results(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     returns = lambda out: [t["return"] for t in out["trials"]]
     assert returns(json.loads(resumed.stdout)) == returns(json.loads(whole.stdout))
+
+
+def test_ctrl_c_in_benchmark_or_train_seeds_says_how_to_resume_and_exits_130(tmp_path, monkeypatch):
+    import advisor.commands.benchmark_cmd as benchmark_cmd
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark_cmd, "_run_with_progress", interrupted)
+    spec = write_spec(tmp_path, {**SMALLEST, "algorithms": ["vdn"]})
+    bench_run = runner.invoke(app, ["benchmark", str(spec), "--out", str(tmp_path / "b"), "--only", "vdn"])
+    seeds_run = runner.invoke(app, ["train", "vdn", "--env", "matrix:climbing", "--steps", "300", "--seeds", "0-1",
+                                    "--out", str(tmp_path / "s")])
+    for result, kept, resume in ((bench_run, "trials", "--only vdn`"), (seeds_run, "seeds", "under")):
+        said = " ".join(result.output.split())
+        assert result.exit_code == 130 and f"finished {kept} are kept" in said and resume in said, said
+        assert "Traceback" not in result.output

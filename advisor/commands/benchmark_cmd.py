@@ -68,14 +68,9 @@ def benchmark(
         f"{len(trials(spec))} trials of {spec.steps:,} env steps -> {root}"
         + (f"; --only {only}: {len(grid)} of them" if selected is not None else "")
         + (f" ({done} already done)" if done else ""))
-    try:
-        out_data = _run_with_progress(spec, root, workers, len(grid), done, quiet=as_json, ray_address=address,
-                                      selected=selected)
-    except KeyboardInterrupt as interrupt:
-        console.print(f"[bold red]interrupted[/]: finished trials are kept; the same command resumes the others from "
-                      f"their checkpoints (`marl benchmark {spec_path} --out {root}"
-                      + (f" --only {only}" if only is not None else "") + "`)", highlight=False)
-        raise typer.Exit(code=interrupted_code(interrupt)) from None
+    resume = f"`marl benchmark {spec_path} --out {root}" + (f" --only {only}" if only is not None else "") + "`"
+    out_data = _run_or_exit("trials", resume, spec, root, workers, len(grid), done, quiet=as_json,
+                            ray_address=address, selected=selected)
     _write_report(out_data, root)
     if as_json:
         print(json.dumps(out_data, indent=2))
@@ -112,16 +107,21 @@ def train_seeds(algo: str, env: str, env_kwargs: dict, seeds: str, steps: int, n
     root = out or Path("runs") / f"{algo}-{spec.envs[0].name}-seeds-{spec.seeds[0]}-{spec.seeds[-1]}"
     claim_bench_dir(root, yaml.safe_dump(data, sort_keys=False), conflict)
     console.print(f"training [bold]{algo}[/] on {env}, seeds {', '.join(map(str, spec.seeds))} -> {root}")
-    try:
-        out_data = _run_with_progress(spec, root, workers, len(spec.seeds), done_count(trials(spec), root, spec.steps),
-                                      quiet=False)
-    except KeyboardInterrupt as interrupt:
-        console.print(f"[bold red]interrupted[/]: finished seeds are kept; the same command resumes the others from "
-                      f"their checkpoints (the run directories are under {root})", highlight=False)
-        raise typer.Exit(code=interrupted_code(interrupt)) from None
+    out_data = _run_or_exit("seeds", f"the run directories are under {root}", spec, root, workers, len(spec.seeds),
+                            done_count(trials(spec), root, spec.steps), quiet=False)
     _write_report(out_data, root)
     _print_summary(out_data)
     console.print(f"run directories: {root}/{algo}/{spec.envs[0].name}/seed-N; curves and statistics: {root / 'report'}")
+
+
+def _run_or_exit(kept: str, resume: str, *args, **kwargs) -> dict[str, Any]:
+    """_run_with_progress; on Ctrl-C or SIGTERM say what is kept and how to go on, and exit 130 or 143."""
+    try:
+        return _run_with_progress(*args, **kwargs)
+    except KeyboardInterrupt as interrupt:
+        console.print(f"[bold red]interrupted[/]: finished {kept} are kept; the same command resumes the others from "
+                      f"their checkpoints ({resume})", highlight=False)
+        raise typer.Exit(code=interrupted_code(interrupt)) from None
 
 
 def _run_with_progress(spec, root: Path, workers: int, total: int, done: int, quiet: bool,
