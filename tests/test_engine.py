@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -11,7 +10,7 @@ from advisor.check import DEFAULT_N_AGENTS_BUCKETS, check_registry, check_rules,
 from advisor.engine import complete_answers, evaluate, missing_facts
 from advisor.errors import AdvisorError
 from advisor.questionnaire import interview, next_fact
-from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
+from advisor.ruleset import load_ruleset
 from tests.helpers import edit
 
 QMIX_CASE = dict(multiple_learners=True, interdependent=True, reward_structure="cooperative", coordination=True,

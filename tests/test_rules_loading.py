@@ -10,7 +10,7 @@ import pytest
 from advisor.errors import AdvisorError
 from advisor.facts import load_answers_file, validate_answers
 from advisor.conditions import AllOf, AnyOf, Check, Not
-from advisor.ruleset import RULE_FILES, default_rules_dir, load_ruleset
+from advisor.ruleset import load_ruleset
 from tests.helpers import edit
 
 ISSUE_FACTS = {

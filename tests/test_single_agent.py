@@ -88,6 +88,7 @@ def test_cli_train_eval_and_a_checkpoint_opponent(tmp_path):
     assert first.exit_code == 0, first.output
     again = runner.invoke(app, ["train", "single_agent", *small, "--set", f"opponents={ROCK60}",
                                 "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
     assert (tmp_path / "a" / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
     out = runner.invoke(app, ["eval", str(tmp_path / "a"), "--episodes", "4", "--json"])
     assert out.exit_code == 0, out.output
