@@ -263,7 +263,10 @@ def capability_checks(info: AlgorithmInfo, values: Mapping[str, FactValue]) -> l
             return CondResult(text, None, "unknown")
         return CondResult(text, values[fact] in allowed, values[fact])
 
-    checks = [member("action_space", info.action_spaces), member("reward_structure", info.reward_settings)]
+    checks = [member("action_space", info.action_spaces - {"multi_discrete"}),
+              member("reward_structure", info.reward_settings)]
+    if values.get("factorised_actions") is True:  # MultiDiscrete / MultiBinary: only some discrete learners
+        checks.append(CondResult("factorised_actions == false", "multi_discrete" in info.action_spaces, True))
     if info.needs_state:
         actual = values.get("centralized_training", "unknown")
         checks.append(CondResult("centralized_training == true (needs global information to train)",
@@ -280,6 +283,8 @@ def _exclusion_reason(info: AlgorithmInfo, leaf: CondResult) -> str:
     """Why the catalogue rules `info` out, in words: what it needs against what this problem is."""
     if leaf.text.startswith("action_space in"):
         return f"{info.name} handles {' and '.join(sorted(info.action_spaces))} actions, not {_fmt(leaf.actual)} ones"
+    if leaf.text.startswith("factorised_actions"):
+        return f"{info.name} handles one discrete choice per step, not factorised (MultiDiscrete, MultiBinary) actions"
     if leaf.text.startswith("reward_structure in"):
         return f"{info.name} is made for {' or '.join(sorted(info.reward_settings))} rewards, not {_fmt(leaf.actual)} ones"
     if leaf.text.startswith("centralized_training"):

@@ -219,7 +219,8 @@ def render_inspection(insp: Inspection) -> RenderableType:
     for column in ("agent", "observation space", "action space", "mean reward/step"):
         spaces.add_column(column, overflow="fold")
     for agent, space in ev["spaces"].items():
-        spaces.add_row(escape(agent), escape(space["observation"]), escape(space["action"]),
+        observed = space.get("observation_flat", space["observation"])  # "Tuple(Box(3,), Discrete(4)) -> 7 flat values"
+        spaces.add_row(escape(agent), escape(observed), escape(space["action"]),
                        str(rewards.get("mean_per_step", {}).get(agent, "")))
     masks = ev["action_masks"]
     notes = Text()
@@ -227,6 +228,10 @@ def render_inspection(insp: Inspection) -> RenderableType:
     notes.append(f"Reward sample: {rewards.get('steps')} steps over {rewards.get('episodes')} episodes of random play "
                  f"({rewards.get('seconds')} s); teams: "
                  + " | ".join(", ".join(team) for team in rewards.get("teams", [])) + ".\n")
+    if rewards.get("non_finite_steps"):
+        bad = rewards["non_finite_steps"]
+        notes.append(f"{bad} step{'s' if bad != 1 else ''} of random play returned NaN or infinite rewards (left out "
+                     "above); `marl train` stops at the first\n", style="yellow")
     if "reward_structure" not in insp.facts:
         notes.append(f"Reward structure not detected: {rewards.get('reason', '')}\n", style="yellow")
     return Group(facts, spaces, notes)

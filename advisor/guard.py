@@ -21,7 +21,7 @@ from advisor.ruleset import RECOMMENDED, RuleSet, load_ruleset
 from algorithms.errors import EnvError, MARLError
 from algorithms.registry import get_entry
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: factorised_actions detected
 # What inspection cannot detect, assumed only to name the advisor's pick beside a refusal (the full advice asks):
 # several agents learning together, coordination needed, partial observability, centralised training possible.
 ASSUMED = {"multiple_learners": True, "interdependent": True, "coordination": True, "observability": "partial",

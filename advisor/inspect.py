@@ -17,7 +17,9 @@ import numpy as np
 from gymnasium import spaces
 
 from advisor.facts import FactValue
+from algorithms.core.action_spaces import FACTORISED, flat_mask
 from algorithms.core.env_registry import is_parallel, make_env
+from algorithms.core.observation_rows import flat_summary
 
 TEAM_CORRELATION = 0.7       # agents whose per-step rewards correlate at least this much share a team
 COMPETITIVE_CORRELATION = -0.5  # single agents this anti-correlated (without a constant sum) compete
@@ -68,9 +70,12 @@ def _inspect(env: Any, env_id: str, seed: int, budget: RolloutBudget) -> Inspect
 
     kinds = {a: action_kind(env.action_space(a)) for a in agents}
     evidence["spaces"] = {a: {"observation": str(env.observation_space(a)), "action": str(env.action_space(a)),
-                              "action_kind": kinds[a]} for a in agents}
+                              "action_kind": kinds[a], "observation_flat": flat_summary(env.observation_space(a))}
+                          for a in agents}
     if len(set(kinds.values())) == 1 and None not in kinds.values():
         facts["action_space"] = kinds[agents[0]]
+        if kinds[agents[0]] == "discrete":  # MultiDiscrete / MultiBinary count as discrete, and as factorised
+            facts["factorised_actions"] = any(isinstance(env.action_space(a), FACTORISED) for a in agents)
 
     evidence["state"] = _state(env)
     facts["global_state"] = evidence["state"]["available"]
@@ -151,9 +156,9 @@ def _has_mask_key(space: Any) -> bool:
 def _mask(obs: Any, info: Any) -> tuple[np.ndarray | None, bool]:
     """(the action mask if the env gives one, whether it came from info)."""
     if isinstance(obs, dict) and "action_mask" in obs:
-        return np.asarray(obs["action_mask"]), False
+        return flat_mask(obs["action_mask"]), False
     if isinstance(info, dict) and "action_mask" in info:
-        return np.asarray(info["action_mask"]), True
+        return flat_mask(info["action_mask"]), True
     return None, False
 
 
@@ -166,6 +171,10 @@ def _sample(space: Any, mask: np.ndarray | None, rng: np.random.Generator) -> An
         return int(space.start + rng.integers(space.n))
     if isinstance(space, spaces.Box) and np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)):
         return rng.uniform(space.low, space.high).astype(space.dtype)
+    if isinstance(space, FACTORISED) and mask is not None:  # a legal value of every component
+        sizes = np.asarray(space.nvec).reshape(-1) if isinstance(space, spaces.MultiDiscrete) else [2] * space.n
+        parts = np.split(mask.astype(bool), np.cumsum(sizes)[:-1])
+        return np.asarray([rng.choice(np.flatnonzero(p)) if p.any() else 0 for p in parts], space.dtype)
     return space.sample()
 
 
@@ -174,11 +183,14 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
     """Random play until the budget is spent and every agent's reward has varied (or time runs out)."""
     rng = np.random.default_rng(seed)
     rows: list[list[float]] = []
-    one_hot = {agent: True for agent in agents}  # has every observation of this agent been one-hot?
+    # Has every observation of this agent been one-hot? Only a Box can be (a Tuple's observation is no array).
+    one_hot = {agent: isinstance(env.observation_space(agent), spaces.Box) for agent in agents}
 
     def seen(agent: str, observation: Any) -> None:
+        if not one_hot[agent]:
+            return
         x = np.asarray(observation) if not isinstance(observation, dict) else np.zeros(0)
-        one_hot[agent] = one_hot[agent] and x.ndim == 1 and bool(np.all((x == 0) | (x == 1))) and x.sum() == 1
+        one_hot[agent] = x.ndim == 1 and bool(np.all((x == 0) | (x == 1))) and x.sum() == 1
     start = time.perf_counter()
     episodes, masks_in_info = 0, False
 
@@ -222,9 +234,13 @@ def _rollout(env: Any, agents: list[str], parallel: bool, seed: int,
 
 
 def analyze_rewards(matrix: np.ndarray, agents: list[str]) -> dict[str, Any]:
-    """Reward structure from a [steps, agents] reward matrix: teams, zero-sum test, verdict and why."""
+    """Reward structure from a [steps, agents] reward matrix: teams, zero-sum test, verdict and why. Steps with a
+    NaN or infinite reward are left out and counted (`marl train` stops at the first)."""
     n = len(agents)
+    finite = np.isfinite(matrix).all(axis=1)
+    non_finite, matrix = int((~finite).sum()), matrix[finite]
     out: dict[str, Any] = {"structure": None, "coupled": False, "teams": [[a] for a in agents],
+                           "non_finite_steps": non_finite,
                            "zero_sum": False, "constant_sum": False, "correlation": None,
                            "mean_per_step": {a: round(float(m), 4) for a, m in zip(agents, matrix.mean(0))}
                            if len(matrix) else {}}

@@ -20,7 +20,9 @@ from advisor.facts import Fact, FactValue
 from advisor.rule_model import AlgorithmInfo, Constraint, Pitfall, Rule, RuleSet, TreeLeaf, TreeNode
 
 RULE_FILES = ("facts.yaml", "tree.yaml", "matrix.yaml", "algorithms.yaml", "pitfalls.yaml")
-ACTION_SPACES = ("discrete", "continuous")
+# multi_discrete: factorised discrete actions (MultiDiscrete, MultiBinary), which count as discrete for the action_space
+# fact; an algorithm without it is ruled out where factorised_actions holds.
+ACTION_SPACES = ("discrete", "continuous", "multi_discrete")
 REWARD_SETTINGS = ("cooperative", "competitive", "mixed")
 POLICY_TYPES = ("on-policy", "off-policy", "either")
 RECOMMENDED = "recommended"  # pseudo-fact usable in pitfalls: the algorithm the advisor picked

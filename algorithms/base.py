@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 import torch
 
+from algorithms.core.action_spaces import env_action
 from algorithms.core.observation_rows import single_step
 from algorithms.core.policy_file import write_policy
 from algorithms.core.vec_env import EnvInfo, Step, VecEnv
@@ -23,7 +24,7 @@ from algorithms.errors import MARLError, did_you_mean
 class AlgorithmConfig:
     """Base of every algorithm's config. Capabilities are ClassVars, checked against rules/algorithms.yaml."""
 
-    action_spaces: ClassVar[frozenset[str]] = frozenset()    # "discrete", "continuous"
+    action_spaces: ClassVar[frozenset[str]] = frozenset()    # "discrete", "continuous", "multi_discrete"
     reward_settings: ClassVar[frozenset[str]] = frozenset()  # "cooperative", "competitive", "mixed"
     policy_type: ClassVar[str] = "on-policy"                 # or "off-policy"
     needs_state: ClassVar[bool] = False                      # uses a global state during training
@@ -97,6 +98,12 @@ class Algorithm(ABC):
         """Zero the recurrent state of copies whose episode just ended ([K] bool)."""
         return memory
 
+    def memory_after(self, step: Step, executed: np.ndarray, memory: Any) -> Any:
+        """The memory `act` returned, rebuilt for the actions that were really executed at `step` when someone
+        else replaced some of them (`marl credit`'s baseline agents). Only memories built from the chosen
+        actions change (MF-Q's neighbours' mean action); a recurrent state depends on observations alone."""
+        return memory
+
     @abstractmethod
     def state_dict(self) -> dict:
         """Everything needed to continue training: networks, optimisers, counters, env position."""
@@ -164,14 +171,10 @@ class Algorithm(ABC):
             self._predict_memory = self.initial_memory(1)
         actions, self._predict_memory = self.act(step, self._predict_memory, deterministic)
         index = {name: i for i, name in enumerate(self.info.agents)}
-        out = {name: self._env_action(np.asarray(actions)[0, index[name]], index[name]) for name in observations}
+        # Each agent's action as its env takes it: an int, the unpadded Box vector, or (MultiDiscrete, MultiBinary)
+        # an array of the component values in the space's dtype.
+        out = {name: env_action(self.info, index[name], np.asarray(actions)[0, index[name]]) for name in observations}
         return out[agent] if agent is not None else out
-
-    def _env_action(self, action: np.ndarray, i: int) -> Any:
-        """One agent's action as its env takes it: an int, or the unpadded Box vector."""
-        if self.info.action_kind == "discrete":
-            return int(action)
-        return np.asarray(action, np.float32).reshape(-1)[: self.info.action_sizes[i]]
 
 
 # ---------------------------------------------------------------------------------------------------

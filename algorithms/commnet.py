@@ -33,7 +33,7 @@ class CommNetConfig(PPOConfig):
     """CommNet on MAPPO's PPO machinery; every PPO field keeps PPOConfig's default and meaning (the settings the
     CommNet figures (docs/commnet.md) were measured with; not re-tuned with MAPPO's newer defaults)."""
 
-    action_spaces = frozenset({"discrete", "continuous"})
+    action_spaces = frozenset({"discrete", "continuous", "multi_discrete"})
     reward_settings = frozenset({"cooperative"})
     policy_type = "on-policy"
     needs_state = False

@@ -4,7 +4,10 @@ Lowe et al. 2017, "Multi-Agent Actor-Critic for Mixed Cooperative-Competitive En
 Each agent's critic Q_i(x, a_1..a_N) reads every agent's observation (or the global state) and action, and
 is trained on that agent's own reward, so cooperative, competitive and mixed games all work. Actors read
 only their own observation. Discrete actions are Gumbel-softmax straight-through samples (Jang et al. 2017;
-Maddison et al. 2017), as in the paper; continuous actions come from a tanh actor with annealed Gaussian
+Maddison et al. 2017). Deviation: the paper's code feeds the critic the *soft* Gumbel-softmax sample (and
+MPE received that soft vector as its action); here the forward value is the one-hot sample the env executes and
+replay stores, so the critic is trained and queried on the same kind of input; the softmax's gradient passes
+through (docs/maddpg.md). (Factorised MultiDiscrete / MultiBinary actions: one per component); continuous actions come from a tanh actor with annealed Gaussian
 exploration noise (DDPG, Lillicrap et al. 2016).
 Teams (`teams=...`) share one critic and the mean reward within each team: the "hybrid" set-up of the seed.
 Read top to bottom: config, teams, networks, acting, collecting, the update, the loop, saving.
@@ -24,6 +27,7 @@ from torch import nn
 from algorithms.errors import MARLError
 from algorithms.base import (Algorithm, AlgorithmConfig, Callback, require_non_negative, require_positive,
                              require_unit_interval)
+from algorithms.core.action_spaces import split_components
 from algorithms.core.distributions import to_env_actions
 from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics, team_returns
@@ -37,7 +41,7 @@ from algorithms.core.vec_env import Step, VecEnv
 class MADDPGConfig(AlgorithmConfig):
     """MADDPG defaults follow Lowe et al. 2017 (their MPE code) unless a field says otherwise."""
 
-    action_spaces = frozenset({"discrete", "continuous"})
+    action_spaces = frozenset({"discrete", "continuous", "multi_discrete"})
     reward_settings = frozenset({"cooperative", "competitive", "mixed"})
     policy_type = "off-policy"
     needs_state = True
@@ -176,6 +180,7 @@ class MADDPG(Algorithm):
         self.act_low = to_tensor(info.action_low, device)
         self.act_high = to_tensor(info.action_high, device)
         self.dim_mask = to_tensor(info.act_dim_mask, device, torch.float32)  # [N, A]
+        self.real_actions = to_tensor(info.real_actions, device)              # [N, A] bool
         f32, b = torch.float32, torch.bool
         obs, state = FieldSpec((n, info.obs_dim), f32), FieldSpec((info.state_dim,), f32)
         self.replay = TransitionReplay(config.buffer_size, {
@@ -206,7 +211,10 @@ class MADDPG(Algorithm):
                 action = (action + noise_std * torch.randn_like(action)).clamp(-1.0, 1.0)
             return action * self.dim_mask
         logits = out.masked_fill(~mask, -1e9)  # forbidden (and padded) choices are never picked
-        return gumbel_softmax_st(logits, self.config.gumbel_tau, sample)
+        # One straight-through head per component of a factorised action (one component for Discrete): critics
+        # read the concatenated one-hots.
+        return torch.cat([gumbel_softmax_st(part, self.config.gumbel_tau, sample)
+                          for part in split_components(logits, self.info)], -1)
 
     def noise_std(self) -> float:
         cfg = self.config
@@ -216,6 +224,8 @@ class MADDPG(Algorithm):
     def _env_actions(self, action: torch.Tensor) -> np.ndarray:
         if self.continuous:
             return to_numpy(to_env_actions(action, self.act_low, self.act_high))
+        if self.info.action_kind == "multi_discrete":  # each component's argmax: [K, N, components]
+            return to_numpy(torch.stack([part.argmax(-1) for part in split_components(action, self.info)], -1))
         return to_numpy(action.argmax(-1))
 
     def _tensors(self, step: Step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -257,9 +267,12 @@ class MADDPG(Algorithm):
             # terminal, so those rows still bootstrap from it.
             next_obs = torch.where(end[:, None, None], on_device(nxt.final_obs), on_device(nxt.obs))
             next_state = torch.where(end[:, None], on_device(nxt.final_state), on_device(nxt.state))
+            # The mask of an auto-reset copy's next row is the next episode's first step: at the final observation
+            # every real action is open instead (the value learners and MF-Q do the same).
+            next_mask = torch.where(end[:, None, None], self.real_actions, on_device(nxt.action_mask))
             self.replay.add(obs=obs, state=state, mask=mask, active=on_device(step.active),
                             alive=on_device(step.alive), action=action, reward=on_device(nxt.reward),
-                            next_obs=next_obs, next_state=next_state, next_mask=on_device(nxt.action_mask),
+                            next_obs=next_obs, next_state=next_state, next_mask=next_mask,
                             terminated=on_device(nxt.terminated))
             self.last = nxt
             self.env_steps += k

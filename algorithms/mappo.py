@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from algorithms.base import Algorithm, Callback
-from algorithms.core.distributions import DiagGaussian, MaskedCategorical, to_env_actions
+from algorithms.core.distributions import DiagGaussian, MaskedCategorical, MultiCategorical, to_env_actions
 from algorithms.core.gae import compute_gae
 from algorithms.core.metrics import episode_metrics
 from algorithms.core.networks import AgentLinear, ImageLayout, Torso, image_layout
@@ -100,6 +100,8 @@ class MAPPO(Algorithm):
         out = self.actor.head(features)
         if self.continuous:
             return DiagGaussian(out, self.actor.log_std, self.dim_mask)
+        if self.info.action_kind == "multi_discrete":  # a head per component: actions [..., N, components]
+            return MultiCategorical(out, mask, self.info.action_components)
         return MaskedCategorical(out, mask)
 
     def policy(self, obs: torch.Tensor, mask: torch.Tensor, h_actor: torch.Tensor | None = None,

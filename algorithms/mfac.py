@@ -6,7 +6,8 @@ actor and critic, shared by its members (MF-Q's teams and neighbourhood: mfq.py)
 
 Collected on-policy, as in the authors' MAgent code: a rollout of `rollout_steps` on every copy, then
 - critic targets: TD(lambda) returns whose bootstrap is v_MF(o') = sum_a pi(a | o') Q(o', a, mean_a), with the
-  step's own mean action standing in for the next one (the paper's approximation, Eq. 11);
+  step's own mean action standing in for the next one (the paper's approximation, Eq. 11; a deviation on-policy,
+  where mean_a_{t+1} is known for all but a rollout's last step: docs/mean-field.md);
 - advantages: those returns minus v_MF(o) (the paper's policy gradient log pi * Q, with v_MF as the baseline
   that keeps it unbiased and lowers its variance);
 - `epochs` passes over the rollout. Deviation: PPO's clipped surrogate (Schulman et al. 2017) in place of the

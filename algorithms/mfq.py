@@ -13,6 +13,10 @@ is r + gamma * v_MF(o_{t+1}), v_MF = sum_a pi(a | o_{t+1}, mean_a_t) Q_target(o_
 Boltzmann expectation, with mean_a_t standing in for the next step's mean action (Eq. 11-13).
 `mean_action=false` gives the paper's independent-learner baseline: the same learner without the mean action.
 
+Deviations (docs/mean-field.md): v_MF's Boltzmann policy comes from the online network (Alg. 1: the target
+network), the target network is copied hard every `target_update_interval` steps (Alg. 1: soft updates), and the
+stored mean action is step t's (the paper's), where the authors' released code stores the acting-time mean_a_{t-1}.
+
 Discrete actions only: a continuous action's "mean action" is the mean vector, which the same input could take,
 but the Boltzmann policy and v_MF's sum over actions would need an actor (MF-AC with a Gaussian policy).
 Read top to bottom: config, network, acting, collecting, the update, the loop, saving.
@@ -205,6 +209,12 @@ class MFQ(Algorithm):
         actions, mean = self.choose(step, memory, deterministic)
         return to_numpy(actions), mean
 
+    @torch.no_grad()
+    def memory_after(self, step: Step, executed: np.ndarray, memory: Any) -> Any:
+        """The neighbours' mean action of the actions executed (not those `choose` picked)."""
+        return self.neighbourhood.mean_actions(to_tensor(step.obs, self.device), to_tensor(executed, self.device),
+                                               to_tensor(step.alive, self.device))
+
     # ------------------------------------------------------------------ collecting transitions
 
     def begin(self, first: Step) -> None:
@@ -224,7 +234,7 @@ class MFQ(Algorithm):
             ended = nxt.episode_end[:, None, None]
             self.replay.add(obs=step.obs, mean=mean, action=actions, reward=nxt.reward,
                             next_obs=np.where(ended, nxt.final_obs, nxt.obs),
-                            next_mask=np.where(ended, True, nxt.action_mask),
+                            next_mask=np.where(ended, self.info.real_actions, nxt.action_mask),
                             terminated=nxt.terminated, active=step.active)
             if step.active.any():
                 self.reward_std.update(nxt.reward[step.active])

@@ -16,7 +16,7 @@ class PPOConfig(AlgorithmConfig):
     simple_spread improved (docs/defaults.md); single_agent, opponent_modeling, commnet and self_play build on
     this class, since their figures in docs/ were measured with these values."""
 
-    action_spaces = frozenset({"discrete", "continuous"})
+    action_spaces = frozenset({"discrete", "continuous", "multi_discrete"})
     reward_settings = frozenset({"cooperative", "mixed"})
     policy_type = "on-policy"
     needs_state = True

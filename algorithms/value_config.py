@@ -15,7 +15,7 @@ MIXERS = ("none", "vdn", "qmix", "qplex")
 class ValueDecompositionConfig(AlgorithmConfig):
     """Defaults follow EPyMARL's QMIX settings (Papoudakis et al. 2021) unless a field says otherwise."""
 
-    action_spaces = frozenset({"discrete"})
+    action_spaces = frozenset({"discrete", "multi_discrete"})  # factorised: flattened (core/action_spaces.py)
     reward_settings = frozenset({"cooperative"})
     policy_type = "off-policy"
     needs_state = True
@@ -50,7 +50,7 @@ class ValueDecompositionConfig(AlgorithmConfig):
     agent_id_input: bool = True
     """Append a one-hot agent id to the agent network's input."""
     mixing_embed: int = 32
-    """Width of QMIX's mixing layer and QPLEX's attention embedding (the paper: 32)."""
+    """Width of QMIX's mixing layer (the paper: 32). QPLEX's weights have no embedding (per-agent sigmoids)."""
     hypernet_hidden: int = 64
     """Hidden width of the hypernetworks that read the state (the paper: 64)."""
     qplex_heads: int = 4
@@ -82,6 +82,10 @@ class ValueDecompositionConfig(AlgorithmConfig):
     standardise_rewards: bool = True
     """Standardise rewards with their running mean and standard deviation before computing targets (EPyMARL's MPE
     setting). On simple_spread QMIX at 100k env steps: -21.0 per agent with it, -25.0 without (docs/defaults.md)."""
+    reward_mean_shift: bool = True
+    """With standardise_rewards: subtract the running mean as well (EPyMARL). False divides by the std only (as MF-Q
+    does). Where episodes end at varying lengths (LBF) the shift acts as a per-step cost or bonus; where they all
+    run to a time limit and bootstrap (MPE) it changes no greedy action. A/B on LBF: docs/defaults.md."""
 
     def validate(self) -> None:
         require_positive(self, "rollout_steps", "batch_size", "buffer_size",

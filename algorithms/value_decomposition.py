@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Algorithm, Callback
+from algorithms.core.action_spaces import JointActions
 from algorithms.core.distributions import open_masks
 from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics
@@ -64,10 +65,13 @@ class ValueDecomposition(Algorithm):
         require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
                      (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
         self.next_memory_check = 1
+        # Factorised (MultiDiscrete) actions become one Discrete over their combinations: utilities, masks and
+        # replay hold joint indices; act() hands the env its component values.
+        self.joint = JointActions(info, type(cfg).__name__.removesuffix("Config"))
         id_dim = n if cfg.agent_id_input else 0
-        self.agent = AgentQNet(info.obs_dim + id_dim, cfg, info.action_dim, n,
+        self.agent = AgentQNet(info.obs_dim + id_dim, cfg, self.joint.size, n,
                                image_layout(info.obs_image, info.image_scale, cfg.conv_encoder)).to(device)
-        self.mixer = make_mixer(cfg.mixer, n, info.state_dim, info.action_dim, cfg.mixing_embed,
+        self.mixer = make_mixer(cfg.mixer, n, info.state_dim, self.joint.size, cfg.mixing_embed,
                                 cfg.hypernet_hidden, cfg.qplex_heads, cfg.mixer_state_norm)
         self.mixer = self.mixer.to(device) if self.mixer is not None else None
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
@@ -132,12 +136,17 @@ class ValueDecomposition(Algorithm):
         return memory * to_tensor(~episode_end, self.device, torch.float32)[:, None, None]
 
     @torch.no_grad()
-    def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
+    def act_joint(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
+        """Actions [K, N] as joint indices (the env's own for Discrete actions; JointActions for factorised)."""
         obs = to_tensor(step.obs, self.device)
         q, memory = self.q_values(obs, memory)
-        action = self.select(q, to_tensor(step.action_mask, self.device),
+        action = self.select(q, to_tensor(self.joint.mask(step.action_mask), self.device),
                              0.0 if deterministic else self.epsilon())
         return to_numpy(action), memory
+
+    def act(self, step: Step, memory: Any, deterministic: bool) -> tuple[np.ndarray, Any]:
+        action, memory = self.act_joint(step, memory, deterministic)
+        return self.joint.components(action), memory
 
     # ------------------------------------------------------------------ collecting episodes into replay
 
@@ -158,22 +167,25 @@ class ValueDecomposition(Algorithm):
         self.stored = 0  # episodes (or chunks) this collection put into replay
         for _ in range(self.config.rollout_steps):
             step = self.last
-            actions, self.memory = self.act(step, self.memory, deterministic=False)
-            nxt = self.envs.step(actions)
-            self.builder.add({"obs": step.obs, "state": step.state, "mask": step.action_mask,
+            actions, self.memory = self.act_joint(step, self.memory, deterministic=False)
+            nxt = self.envs.step(self.joint.components(actions))
+            self.builder.add({"obs": step.obs, "state": step.state, "mask": self.joint.mask(step.action_mask),
                               "alive": step.alive, "active": step.active},
                              {"action": actions, "reward": nxt.reward, "terminated": nxt.terminated})
             self.reward_std.update(nxt.reward)
             close = nxt.episode_end | self.builder.full()
             if close.any():
                 ended = nxt.episode_end
-                # Ended copies: the final observation (its mask is unknown; no action follows a terminal
-                # one and bootstrapping truncated ones ignores nothing we know). Chunked ones: the next row.
+                # Ended copies: the final observation (its mask is unknown: every real action is open there,
+                # padded ones stay closed; no action follows a terminal one). Chunked ones: the next row.
+                # Who is still in at the final observation: those in at the last step that did not terminate
+                # on it (an agent that left earlier stays out: it is not `terminated` again at the end).
+                still_in = step.alive & ~nxt.terminated
                 after = {"obs": np.where(ended[:, None, None], nxt.final_obs, nxt.obs),
                          "state": np.where(ended[:, None], nxt.final_state, nxt.state),
-                         "mask": np.where(ended[:, None, None], True, nxt.action_mask),
-                         "alive": np.where(ended[:, None], ~nxt.terminated, nxt.alive),
-                         "active": np.where(ended[:, None], ~nxt.terminated, nxt.active)}
+                         "mask": np.where(ended[:, None, None], self.joint.real, self.joint.mask(nxt.action_mask)),
+                         "alive": np.where(ended[:, None], still_in, nxt.alive),
+                         "active": np.where(ended[:, None], still_in, nxt.active)}
                 for episode in self.builder.finish(close, after):
                     self.replay.add(episode)
                     self.stored += 1
@@ -212,7 +224,7 @@ class ValueDecomposition(Algorithm):
             next_q = target_q[1:].gather(-1, next_action.unsqueeze(-1)).squeeze(-1)       # [T, B, N]
         reward = batch["reward"]
         if cfg.standardise_rewards:  # as EPyMARL: a constant shift only matters where episode lengths vary
-            reward = (reward - self.reward_std.mean) / self.reward_std.std
+            reward = (reward - self.reward_std.mean if cfg.reward_mean_shift else reward) / self.reward_std.std
         terminated = batch["terminated"]                                      # [T, B, N]
         if self.mixer is None:
             target = lambda_returns(reward, terminated, next_q, filled.unsqueeze(-1), cfg.gamma, cfg.td_lambda)

@@ -268,3 +268,23 @@ def test_rules_show_renders_tree_and_matrix():
     assert "Decision tree" in out and "Multiple agents learning together? multiple_learners = no" in out
     assert "-> exit" in out and "single_agent 1" in out and "cooperative-discrete-qmix" in out
     assert "Catalogue" in out
+
+
+def test_marl_help_shows_each_command_summary_on_one_unbroken_line(monkeypatch):
+    # typer's command list keeps the docstring's line breaks in rich mode: each summary (the docstring's first
+    # paragraph) must be one line, and on a wide terminal it is shown whole beside its command.
+    import inspect
+    import re
+
+    from typer import rich_utils
+
+    monkeypatch.setattr(rich_utils, "MAX_WIDTH", 250)
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "250"}, terminal_width=250)
+    assert result.exit_code == 0, result.output
+    commands = {info.name: info.callback for info in app.registered_commands}
+    assert {"report", "tune", "check"} <= set(commands)
+    for name, callback in commands.items():
+        summary = inspect.cleandoc(callback.__doc__).split("\n\n")[0]
+        assert "\n" not in summary, f"{name}: the summary spans lines in the docstring"
+        shown = re.search(rf"^│ {name} +(.*?) *│$", result.output, re.M)
+        assert shown is not None and shown.group(1) == summary, (name, shown and shown.group(1))

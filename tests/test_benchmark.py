@@ -33,9 +33,20 @@ def bench(tmp_path, spec_path, *extra):
 
 
 def test_iqm_is_the_mean_of_the_middle_half():
-    assert iqm([1, 2, 3, 4]) == 2.5                    # one cut from each end of four
+    # Where the IQM is neither the mean nor the median: two cut from each end of eight, the middle four averaged.
+    x = [100, 0, 13, 1, 8, 2, 5, 3]                     # unsorted: iqm sorts
+    assert iqm(x) == 4.5 and np.mean(x) == 16.5 and np.median(x) == 4.0
+    # n not a multiple of 4: int(n / 4) cut from each end, as scipy.stats.trim_mean(x, 0.25) (rliable's IQM).
+    assert iqm([0, 1, 2, 6, 50]) == 3.0                 # one cut from each end of five (median 2, mean 11.8)
+    assert iqm([0, 1, 2, 4, 9, 100]) == 4.0             # one cut from each end of six (median 3)
+    assert iqm([0, 1, 2, 4, 9, 20, 100]) == pytest.approx(7.2)  # one cut from each end of seven (median 4)
     assert iqm([0, 10, 10, 10, 10, 10, 10, 100]) == 10  # two cut from each end of eight
     assert iqm([3.0, 5.0]) == 4.0                       # fewer than four: nothing to cut
+    from scipy.stats import trim_mean
+    rng = np.random.default_rng(0)
+    for n in range(1, 14):
+        values = rng.lognormal(0, 2, n)                 # skewed: the trimmed mean is neither mean nor median
+        assert iqm(values) == pytest.approx(trim_mean(values, 0.25), rel=1e-12), n
 
 
 def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
@@ -46,8 +57,9 @@ def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
     assert bootstrap_ci([2.0, 2.0, 2.0], iqm) == (2.0, 2.0)
     tight = bootstrap_ci(spread / 100, iqm)
     assert tight[1] - tight[0] < (hi - lo) / 50
-    s = summarise([1.0, 2.0, 3.0, 4.0])
-    assert s["n"] == 4 and s["mean"] == 2.5 and s["iqm"] == 2.5 and s["ci95"][0] <= 2.5 <= s["ci95"][1]
+    s = summarise([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 100.0])
+    assert s["n"] == 8 and s["mean"] == 16.5 and s["iqm"] == 4.5 and s["ci95"][0] <= 4.5 <= s["ci95"][1]
+    assert s["ci95"] == list(bootstrap_ci([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 100.0], iqm))  # the IQM's interval
 
 
 # --- the spec ---------------------------------------------------------------------------------------------
@@ -229,8 +241,10 @@ def test_logged_env_steps_reads_the_last_complete_row(tmp_path):
     path.write_text("env_steps,episodes,charts/return_mean\n" + "".join(f"{400 * i},{i},-1.5\n" for i in range(1, 2000)))
     assert logged_env_steps(tmp_path) == 400 * 1999  # a long file: only its tail is read
     with path.open("a") as f:
-        f.write("800")  # a row the run is writing right now
-    assert logged_env_steps(tmp_path) in (800, 400 * 1999)
+        f.write("800")  # a row the run is writing right now: not a complete row, so not read
+    assert logged_env_steps(tmp_path) == 400 * 1999
+    path.write_text("env_steps,episodes,charts/return_mean\n400,1,-1.5\n8")
+    assert logged_env_steps(tmp_path) == 400  # progress never goes backwards to a cut-off "8"
 
 
 def test_workers_report_how_far_their_trials_have_got(tmp_path, monkeypatch):
@@ -342,12 +356,23 @@ def test_benchmark_writes_a_report_and_marl_report_reads_any_run_directories(tmp
     report_dir = tmp_path / "bench" / "report"
     assert {p.name for p in report_dir.iterdir()} == {"report.json", "report.md", "curves.png", "profile.png"}
     assert (report_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    # Known returns in the runs' eval.json: qmix [2, 5] against vdn [1, 3], so P(qmix beats vdn) is 3 of the
+    # 4 pairs (2 > 1, 2 < 3, 5 > 1, 5 > 3); and vdn [3, 3] against qmix [3, 3] a tie, 0.5.
+    def set_returns(returns):
+        for (algo, seed), value in returns.items():
+            path = tmp_path / "bench" / algo / "climbing" / f"seed-{seed}" / "eval.json"
+            evaluation = json.loads(path.read_text())
+            path.write_text(json.dumps({**evaluation, "return_mean": value}))
+    set_returns({("qmix", 0): 2.0, ("qmix", 1): 5.0, ("vdn", 0): 1.0, ("vdn", 1): 3.0})
     again = runner.invoke(app, ["report", str(tmp_path / "bench"), "--out", str(tmp_path / "rep"), "--json"])
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
-    assert sorted((s["algorithm"], s["n"]) for s in data["summary"]) == [("qmix", 2), ("vdn", 2)]
+    assert sorted((s["algorithm"], s["n"], s["iqm"]) for s in data["summary"]) == [("qmix", 2, 3.5), ("vdn", 2, 2.0)]
     (pair,) = data["probability_of_improvement"]
-    assert {pair["x"], pair["y"]} == {"qmix", "vdn"} and 0.0 <= pair["p_x_beats_y"] <= 1.0
+    assert (pair["x"], pair["y"], pair["p_x_beats_y"], pair["envs"]) == ("qmix", "vdn", 0.75, 1)
+    set_returns({("qmix", 0): 3.0, ("qmix", 1): 3.0, ("vdn", 0): 3.0, ("vdn", 1): 3.0})
+    tie = runner.invoke(app, ["report", str(tmp_path / "bench"), "--out", str(tmp_path / "tie"), "--json"])
+    assert tie.exit_code == 0 and json.loads(tie.stdout)["probability_of_improvement"][0]["p_x_beats_y"] == 0.5
     assert set(data["performance_profile"]["fraction_above"]) == {"qmix", "vdn"}
     for row in data["aggregate"]:  # one env: the normalised IQM sits inside its interval
         assert row["envs"] == 1 and row["ci95"][0] <= row["iqm"] <= row["ci95"][1]

@@ -65,7 +65,7 @@ def test_algorithms_lists_capabilities():
     out = runner.invoke(app, ["algorithms", "--json"])
     rows = {r["id"]: r for r in json.loads(out.output)}
     assert rows["mappo"]["needs_state"] and not rows["ippo"]["needs_state"]
-    assert rows["mappo"]["action_spaces"] == ["continuous", "discrete"]
+    assert rows["mappo"]["action_spaces"] == ["continuous", "discrete", "multi_discrete"]
 
 
 @pytest.mark.parametrize("args, needles", [

@@ -167,11 +167,48 @@ def test_dump_messages_writes_the_documented_layout(tmp_path, comm_steps):
     assert (data["label"][:, 1] == -1).all() and set(np.unique(data["label"][:, 0])) <= {0, 1, 2}
     if comm_steps:  # with two agents, the listener hears exactly what the speaker sends
         np.testing.assert_allclose(data["received"][:, 1], data["sent"][:, 0], atol=1e-6)
-        speaker = summary["messages"]["speaker_0"][0]
-        assert 0.0 <= speaker["explained_by_hidden"] <= 1.0 + 1e-9 and 0.0 <= speaker["decoding_accuracy"] <= 1.0
+        # By hand from the file: between-label sum of squares over the total, of what the speaker sent per round
+        # (round 1 reads only the speaker's goal colour, so it is all label: 1; round 2 is not)
+        label = data["label"][:, 0]
+        for r, speaker in enumerate(summary["messages"]["speaker_0"]):
+            msg = data["sent"][:, 0, r].astype(np.float64)
+            centre = msg.mean(0)
+            between = sum((label == c).sum() * ((msg[label == c].mean(0) - centre) ** 2).sum()
+                          for c in np.unique(label))
+            assert speaker["explained_by_hidden"] == pytest.approx(between / ((msg - centre) ** 2).sum(), rel=1e-6)
+            assert speaker["chance"] == pytest.approx(np.bincount(label).max() / len(label))
+            assert 0.0 <= speaker["decoding_accuracy"] <= 1.0
         assert len(summary["messages"]["listener_0"]) == comm_steps and summary["influence"]["speaker_0"] > 0
     else:  # no channel: showing the speaker another goal cannot move the listener
         assert summary["messages"]["speaker_0"] == [] and summary["influence"] == {"speaker_0": 0.0}
+
+
+def test_the_message_statistics_by_hand():
+    """_variation on constructed messages: 8 live steps of 4 episodes, the speaker's label alternating 0, 1."""
+    from algorithms.training.commnet_messages import _variation
+
+    episode = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
+    label = np.array([[0, -1], [1, -1], [0, -1], [1, -1], [0, -1], [1, -1], [0, -1], [1, -1], [0, -1]])
+    alive = np.ones((9, 2), bool)
+    alive[8, 0] = False                          # the speaker is out at the last step: its message is left out
+    sent = np.zeros((9, 2, 2, 1), np.float32)    # [S, N, R=2, H=1]
+    # Round 1: +-1 by label, +-0.25 around it: between-label variance 1 of total 1 + 0.25^2; the centroids of
+    # episodes 0 and 2 (-1.25, 0.75) decode episodes 1 and 3 (-0.75, 1.25) without a mistake.
+    sent[:8, 0, 0, 0] = [-1.25, 0.75, -0.75, 1.25] * 2
+    # Round 2: the label's sign flips between the even and the odd episodes: no between-label variance, and
+    # centroids fitted on even episodes decode every odd one wrongly (0, where fitting on all would give 0.5).
+    sent[:8, 0, 1, 0] = [1, -1, -1, 1] * 2
+    sent[8, 0] = 100.0
+    sent[:, 1, 0, 0] = [0, 2, 0, 2, 0, 2, 0, 2, 0]  # the listener: no label known, only its variance
+    out = _variation({"episode": episode, "label": label, "alive": alive, "sent": sent}, ("speaker_0", "listener_0"))
+    first, second = out["speaker_0"]
+    assert first["round"] == 1 and first["total_variance"] == pytest.approx(1.0625)
+    assert first["explained_by_hidden"] == pytest.approx(1 / 1.0625) and first["decoding_accuracy"] == 1.0
+    assert first["chance"] == 0.5
+    assert second["total_variance"] == pytest.approx(1.0) and second["explained_by_hidden"] == pytest.approx(0.0)
+    assert second["decoding_accuracy"] == 0.0
+    assert out["listener_0"] == [{"round": 1, "total_variance": pytest.approx(80 / 81)},  # 5 zeros, 4 twos
+                                 {"round": 2, "total_variance": 0.0}]
 
 
 def test_dump_messages_refuses_other_algorithms_and_too_few_episodes(tmp_path):

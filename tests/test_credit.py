@@ -70,3 +70,32 @@ def test_any_algorithm_gets_counterfactual_credit_and_no_mixer_view(tmp_path):
     out = json.loads(result.stdout)
     assert "mixer" not in out and all(r["shapley"] is None for r in out["per_agent"].values())
     assert out["per_agent"]["agent_2"]["counterfactual"] == 0.0  # whatever the policy, agent_2 changes nothing
+
+
+def test_mfq_coalitions_remember_the_actions_executed_not_those_chosen():
+    """MF-Q's memory is its neighbours' mean action: with some agents on the baseline, the agents left in must
+    condition their next step on what the baseline agents really did."""
+    import numpy as np
+    import torch
+
+    from algorithms import make
+    from algorithms.core.env_registry import make_vec_env
+    from algorithms.core.reference_policies import FixedPolicy
+    from algorithms.core.tensors import to_tensor
+    from algorithms.training.credit import Coalition
+
+    torch.manual_seed(0)
+    envs = make_vec_env("mpe2:simple_spread_v3", {"N": 3}, num_envs=16)
+    algo = make("mfq", envs)
+    step = envs.reset(seed=0)
+    members = np.array([True, False, True])
+    coalition = Coalition(algo, FixedPolicy(algo.info, "random", seed=1), members)
+    chosen, _ = algo.act(step, algo.initial_memory(16), True)
+    executed, memory = coalition.act(step, algo.initial_memory(16), True)
+    assert (executed[:, 1] != chosen[:, 1]).any() and (executed[:, members] == chosen[:, members]).all()
+
+    def mean(actions):
+        return algo.neighbourhood.mean_actions(*(to_tensor(x, algo.device) for x in (step.obs, actions, step.alive)))
+
+    torch.testing.assert_close(memory, mean(executed))
+    assert not torch.allclose(memory, mean(chosen))

@@ -97,7 +97,7 @@ def test_irrelevant_answers_are_ignored_and_defaults_assumed():
     rec = evaluate({"multiple_learners": True, "interdependent": False, "n_agents": 4, "action_space": "discrete"})
     assert rec.algorithm == "independent"
     assert rec.ignored == {"n_agents": 4, "action_space": "discrete"}
-    assert evaluate(QMIX_CASE).assumed == ("global_state",)
+    assert evaluate(QMIX_CASE).assumed == ("factorised_actions", "global_state")
     assert evaluate(QMIX_CASE).answers["global_state"] is True
 
 
@@ -254,8 +254,8 @@ def test_registry_check_finds_every_kind_of_drift():
     registry["newalgo"] = FakeEntry(fake_config("NewConfig", {"discrete"}, {"cooperative"}, "on-policy", False))
     del registry["mappo"]
     problems = check_registry(load_ruleset(), registry)
-    assert "'ippo': algorithms.yaml says action_spaces = [continuous, discrete], but IPPOConfig.action_spaces = " \
-           "[discrete]" in problems
+    assert "'ippo': algorithms.yaml says action_spaces = [continuous, discrete, multi_discrete], but " \
+           "IPPOConfig.action_spaces = [discrete]" in problems
     assert "'ippo': algorithms.yaml says policy_type = on-policy, but IPPOConfig.policy_type = off-policy" in problems
     assert "algorithms.yaml marks 'hybrid' as not bundled, but the registry has it" in problems
     assert "registry algorithm 'newalgo' is missing from algorithms.yaml" in problems

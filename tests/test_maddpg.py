@@ -267,3 +267,25 @@ def test_marl_train_resume_and_eval_on_simple_adversary(tmp_path):
     assert set(data["per_team"]) == {"adversary", "agent"}
     table = runner.invoke(app, ["eval", str(run), "--episodes", "2"])
     assert table.exit_code == 0 and "team agent" in table.output, table.output
+
+
+def test_a_final_observations_mask_is_not_the_next_episodes_first_mask():
+    """info_mask_env forbids action 2 at every step, the next episode's first included. At a final observation the
+    target actor may take any real action (its legality is unknown; the next row is another episode), never a
+    mask copied from the auto-reset row; inside an episode the next step's own mask is kept."""
+    algo, envs = _algo(env="tests.fixtures.envs:info_mask_env", kwargs={}, num_envs=1, train_every=20,
+                       learning_starts=10**6)
+    algo.learn(20)  # two 10-step episodes
+    next_mask = algo.replay.data["next_mask"][:20]
+    ends = torch.arange(20) % 10 == 9
+    assert next_mask[ends].all()
+    assert not next_mask[~ends][:, :, 2].any()  # inside an episode: the env's own mask (action 2 never allowed)
+
+
+def test_a_final_observation_keeps_padded_choices_closed():
+    """simple_speaker_listener: the speaker has 3 choices padded to the listener's 5; the padded ones stay shut."""
+    algo, envs = _algo(kwargs={"max_cycles": 5}, env="mpe2:simple_speaker_listener_v4",
+                       num_envs=1, train_every=5, learning_starts=10**6)
+    algo.learn(5)
+    final = algo.replay.data["next_mask"][4]
+    assert final.tolist() == envs.info.real_actions.tolist() and not final.all()

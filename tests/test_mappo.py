@@ -66,7 +66,8 @@ def test_every_config_field_is_documented_and_registry_capabilities_are_sets():
         docs = field_docs(entry.config_cls)
         missing = [f.name for f in dataclasses.fields(entry.config_cls) if f.name not in docs]
         assert not missing, f"{entry.id}: fields without a docstring: {missing}"
-        assert entry.config_cls.action_spaces <= {"discrete", "continuous"} and entry.config_cls.action_spaces
+        assert entry.config_cls.action_spaces <= {"discrete", "continuous", "multi_discrete"}
+        assert "discrete" in entry.config_cls.action_spaces or "continuous" in entry.config_cls.action_spaces
         assert entry.config_cls.reward_settings <= {"cooperative", "competitive", "mixed"}
 
 
@@ -94,9 +95,16 @@ def test_same_seed_same_updates():
 def test_learn_stops_at_the_step_budget():
     algo, envs = _algo(rollout_steps=5, epochs=1)
     seen = []
-    algo.learn(25, lambda a, m: seen.append(m["env_steps"]))
+    rows = []
+    algo.learn(25, lambda a, m: (seen.append(m["env_steps"]), rows.append(m)))
     assert seen == [10, 20, 30] and algo.env_steps == 30
-    assert np.isfinite(seen).all()
+    assert [m["iterations"] for m in rows] == [1, 2, 3]
+    assert all(np.isfinite(v) for m in rows for k, v in m.items() if k.startswith("losses/"))
+    # A budget already reached runs nothing more; a later one continues from where the first stopped.
+    algo.learn(30, lambda a, m: seen.append(m["env_steps"]))
+    assert seen == [10, 20, 30] and algo.iterations == 3
+    algo.learn(40, lambda a, m: seen.append(m["env_steps"]))
+    assert seen == [10, 20, 30, 40] and algo.env_steps == 40
 
 
 def test_lr_anneal_steps_decays_both_learning_rates_linearly_to_zero():

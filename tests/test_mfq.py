@@ -36,6 +36,17 @@ def test_ising_rewards_by_hand():
     assert all(truncations.values()) and env.agents == []
 
 
+class _MinusMeanAction(torch.nn.Module):
+    """Q(o, ., m) = -m: prefer the action the neighbours chose least (reads only the mean-action columns)."""
+
+    def __init__(self, obs_dim: int):
+        super().__init__()
+        self.obs_dim = obs_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -x[..., self.obs_dim:]
+
+
 def test_mfq_acts_on_the_previous_mean_action_and_returns_the_new_one():
     algo = make("mfq", "lattice:ising", num_envs=2, seed=0, env_kwargs={"size": 3})
     step = algo.envs.reset(seed=1)
@@ -46,7 +57,16 @@ def test_mfq_acts_on_the_previous_mean_action_and_returns_the_new_one():
     assert torch.allclose(mean, others)
     # The Q-values that chose the actions read `memory` (the step before), not the new mean actions.
     obs = torch.as_tensor(step.obs)
-    assert not torch.allclose(algo.q_values(algo.q, obs, memory), algo.q_values(algo.q, obs, mean))
+    greedy, _ = algo.choose(step, memory, deterministic=True)
+    assert torch.equal(greedy, algo.q_values(algo.q, obs, memory).argmax(-1))
+    # With an anti-coordinating Q (Q(o, ., m) = -m) and "every neighbour chose 1" as the step before, the greedy
+    # choice is 0 everywhere, so the new mean is "every neighbour chose 0", whose argmax would be 1 everywhere.
+    algo.q = _MinusMeanAction(algo.info.obs_dim)
+    before = torch.tensor([0.0, 1.0]).expand(2, 9, 2)
+    greedy, new_mean = algo.choose(step, before, deterministic=True)
+    assert torch.equal(greedy, algo.q_values(algo.q, obs, before).argmax(-1)) and greedy.eq(0).all()
+    assert torch.equal(new_mean, torch.tensor([1.0, 0.0]).expand(2, 9, 2))
+    assert algo.q_values(algo.q, obs, new_mean).argmax(-1).eq(1).all()
     # A finished episode starts again from "no mean action yet".
     cleared = algo.reset_memory(mean, np.array([True, False]))
     assert cleared[0].abs().sum() == 0 and torch.equal(cleared[1], mean[1])

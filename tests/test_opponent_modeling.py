@@ -80,7 +80,7 @@ def _small(env=TTT, **overrides):
 
 
 def test_the_model_trains_only_on_the_opponents_turns_and_only_by_cross_entropy():
-    algo = _small(opponents=f"{SCRIPTED}:first_legal")
+    algo = _small(opponents=f"{SCRIPTED}:first_legal", model_lr=0.05)  # one model step changes its guesses
     ppo = algo.ppo
     batch, _ = ppo.collect()
     acted = np.stack([m for _, m in ppo.envs.trace])[:, :, 0]  # [T, K]: the opponent moved
@@ -88,9 +88,28 @@ def test_the_model_trains_only_on_the_opponents_turns_and_only_by_cross_entropy(
     before = [p.clone() for p in ppo.model.parameters()]
     MAPPO.update(ppo, batch)  # the PPO update alone: the prediction is detached from the policy loss
     assert all(torch.equal(a, b) for a, b in zip(before, ppo.model.parameters()))
+    # By hand, with the model that played the rollout: its accuracy and cross-entropy on the opponent's moves only.
+    moves = np.stack([a for a, _ in ppo.envs.trace])[:, :, 0]                     # [T, K]
+    with torch.no_grad():
+        logits = ppo.model(batch["obs"][:, :, 0])[:, :, 0]                         # [T, K, 9]: one opponent
+    turns = [(t, k) for t in range(acted.shape[0]) for k in range(acted.shape[1]) if acted[t, k]]
+    hits = sum(int(logits[t, k].argmax()) == moves[t, k] for t, k in turns)
+    nll = [-float(torch.log_softmax(logits[t, k], -1)[moves[t, k]]) for t, k in turns]
+    assert 0 < len(turns) < acted.size and 0 < hits < len(turns)  # a case where the share is not trivial
     stats = ppo.update(batch)
     assert not all(torch.equal(a, b) for a, b in zip(before, ppo.model.parameters()))
-    assert 0.0 <= stats["opponent_model/accuracy"] <= 1.0 and np.isfinite(stats["opponent_model/loss"])
+    assert stats["opponent_model/accuracy"] == pytest.approx(hits / len(turns))
+    assert stats["opponent_model/loss"] == pytest.approx(np.mean(nll), rel=1e-5)  # model_epochs=1: before its step
+    # A model that always guesses cell 0 scores the share of the opponent's moves into cell 0, whatever it
+    # predicts on the learner's turns (whose recorded opponent action is 0 too).
+    with torch.no_grad():
+        ppo.model.net[-1].bias[0] += 1e3
+    ppo.envs.trace.clear()
+    batch, _ = ppo.collect()
+    moves = np.stack([a for a, _ in ppo.envs.trace])[:, :, 0]
+    acted = np.stack([m for _, m in ppo.envs.trace])[:, :, 0]
+    assert 0 < np.mean(moves[acted] == 0) < 1 and (~acted).any()
+    assert ppo.update(batch)["opponent_model/accuracy"] == pytest.approx(np.mean(moves[acted] == 0))
 
 
 def test_the_policy_reads_the_prediction():

@@ -241,9 +241,9 @@ def test_tree_loop(rules_copy):
 
 
 def test_catalogue_errors(rules_copy):
-    edit(rules_copy, "algorithms.yaml", "action_spaces: [discrete]\n    reward_settings: [cooperative]\n"
+    edit(rules_copy, "algorithms.yaml", "action_spaces: [discrete, multi_discrete]\n    reward_settings: [cooperative]\n"
          "    policy_type: off-policy\n    needs_state: true",
-         "action_spaces: [discrte]\n    reward_settings: [cooperative]\n    policy_type: off-policy\n"
+         "action_spaces: [discrte, multi_discrete]\n    reward_settings: [cooperative]\n    policy_type: off-policy\n"
          "    needs_state: true")
     err = load_error(rules_copy)
     assert err.message == (f"{rules_copy}/algorithms.yaml: algorithm 'qmix': "

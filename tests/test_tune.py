@@ -122,7 +122,11 @@ def test_tune_stops_weak_configurations_reruns_the_best_and_resumes(tmp_path):
     assert out["best"]["config"]["lr"] == out["trials"][out["best"]["trial"]]["config"]["lr"]
     final = {s["algorithm"]: s for s in out["final"]["summary"]}
     assert final["best"]["n"] == 2 and final["defaults"]["n"] == 2
-    assert 0.0 <= out["final"]["probability_of_improvement"] <= 1.0
+    finals = {arm: [t["return"] for t in out["final"]["trials"] if t["algorithm"] == arm and t["status"] == "done"]
+              for arm in ("best", "defaults")}
+    assert len(finals["best"]) == len(finals["defaults"]) == 2
+    pairs = [1.0 if b > d else 0.5 if b == d else 0.0 for b in finals["best"] for d in finals["defaults"]]
+    assert out["final"]["probability_of_improvement"] == pytest.approx(sum(pairs) / 4)  # P(best > defaults)
     # the best configuration trains through `marl train --config`, with the tuned learning rate
     trained = runner.invoke(app, ["train", "--config", str(root / "best.yaml"), "--steps", "200", "--out",
                                   str(tmp_path / "run")])
@@ -134,6 +138,21 @@ def test_tune_stops_weak_configurations_reruns_the_best_and_resumes(tmp_path):
     assert again.exit_code == 0, again.output
     out2 = json.loads(again.output[again.output.index("{"):])
     assert out2["best"] == out["best"] and out2["final"]["summary"] == out["final"]["summary"]
+
+
+def test_the_final_comparison_is_p_best_beats_defaults_over_the_final_seeds():
+    from algorithms.training.tune import _final_statistics
+
+    def trial(arm, value, status="done"):
+        return {"algorithm": arm, "return": value, "status": status}
+    final = {"summary": [], "trials": [trial("best", 2.0), trial("best", 5.0), trial("best", 99.0, "failed"),
+                                       trial("defaults", 1.0), trial("defaults", 3.0)]}
+    # 2 > 1, 2 < 3, 5 > 1, 5 > 3 (the failed trial left out): 3 of 4 pairs
+    assert _final_statistics(final)["probability_of_improvement"] == 0.75
+    final["trials"][3:] = [trial("defaults", 2.0), trial("defaults", 5.0)]  # the same returns: a tie
+    assert _final_statistics(final)["probability_of_improvement"] == 0.5
+    final["trials"][3:] = [trial("defaults", 9.0, "failed")]  # no defaults to compare with: no figure
+    assert "probability_of_improvement" not in _final_statistics(final)
 
 
 # --- marl train --config with a run config ------------------------------------------------------------------

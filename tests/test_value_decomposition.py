@@ -80,7 +80,7 @@ def test_qplex_keeps_igm_and_represents_a_non_monotonic_payoff():
     """Wang et al. 2021: at the agents' greedy actions Q_tot = sum V_i is the maximum over joint actions
     (IGM); the lambda weights depend on the joint action, unlike QMIX's state-only weights."""
     torch.manual_seed(0)
-    mixer = QPLEXMixer(n_agents=2, state_dim=3, n_actions=3, heads=2, embed=8, hidden=16)
+    mixer = QPLEXMixer(n_agents=2, state_dim=3, n_actions=3, heads=2, hidden=16)
     utilities = torch.randn(3, 2)  # [A, N]
     state = torch.randn(1, 3)
     q_max = utilities.max(0).values[None]  # [1, N]
@@ -193,13 +193,22 @@ def test_one_step_targets_match_the_general_pass_over_time():
 
 def test_truncated_episodes_bootstrap_from_the_final_observation():
     algo, envs = _algo("qmix", kwargs={**SPREAD_KWARGS, "max_cycles": 5}, rollout_steps=5)
+    sent, env_step = [], envs.step
+    envs.step = lambda actions: sent.append(np.array(actions)) or env_step(actions)
     algo.begin(envs.reset(seed=0))
     algo.collect()
     assert len(algo.replay) == 2
-    episode = algo.replay.episodes[0]
-    assert episode["obs"].shape[0] == 6 and episode["action"].shape[0] == 5
-    assert not episode["terminated"].any()  # MPE truncates at max_cycles: the targets bootstrap
-    assert not np.allclose(episode["obs"][-1], envs.reset(seed=0).obs[0])  # the final obs, not the reset one
+    # The real final observations: the same seed and actions on copies that run on past step 5 (no auto-reset).
+    longer = make_vec_env(SPREAD, {**SPREAD_KWARGS, "max_cycles": 6}, num_envs=2)
+    longer.reset(seed=0)
+    for actions in sent:
+        final = longer.step(actions).obs
+    for copy, episode in enumerate(algo.replay.episodes):
+        assert episode["obs"].shape[0] == 6 and episode["action"].shape[0] == 5
+        assert not episode["terminated"].any()  # MPE truncates at max_cycles: the targets bootstrap
+        np.testing.assert_allclose(episode["obs"][-1], final[copy], atol=1e-6)  # the final obs ...
+        # ... not the auto-reset one, which is the next episode's first row
+        assert not np.allclose(episode["obs"][-1], algo.last.obs[copy])
 
 
 @pytest.mark.parametrize("algo_id", VALUE_BASED)
@@ -248,7 +257,7 @@ def test_configs_match_their_algorithm_and_are_documented():
     for algo_id, (mixer, needs_state) in expected.items():
         cls = ALGORITHMS[algo_id].config_cls
         assert cls().mixer == mixer and cls.needs_state is needs_state and cls.policy_type == "off-policy"
-        assert cls.action_spaces == {"discrete"}
+        assert cls.action_spaces == {"discrete", "multi_discrete"}
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in field_docs(cls)]
         assert not missing
     assert ALGORITHMS["iql"].config_cls.reward_settings == {"cooperative", "competitive", "mixed"}
@@ -340,3 +349,108 @@ def test_a_qmix_saved_before_the_state_layernorm_loads_as_it_ran(tmp_path):
     fresh = {"lr": 0.001}
     backfill_added_fields(fresh, {"lr", "mixer_state_norm"})
     assert fresh == {"lr": 0.001, "mixer_state_norm": False}
+
+
+# --- Agents that leave early: they stay out of the team's value to the episode's last row -----------------
+
+
+def _early_exit_episode(algo_id: str, **overrides):
+    """One 5-step early_exit episode (runner_1 terminates on step 2, the others are truncated on step 5) in replay."""
+    algo, envs = _algo(algo_id, env="tests.fixtures.envs:early_exit_env", kwargs={}, num_envs=1, rollout_steps=5,
+                       standardise_rewards=False, **overrides)
+    algo.begin(envs.reset(seed=0))
+    algo.collect()
+    (episode,) = algo.replay.episodes
+    return algo, episode
+
+
+def test_a_departed_agent_stays_dead_at_the_last_row_of_a_truncated_episode():
+    _, episode = _early_exit_episode("vdn")
+    # rows 0..5: everyone in at rows 0-1; runner_1 gone from row 2 on, the final observation (row 5) included
+    assert episode["alive"].astype(int).tolist() == [[1, 1, 1], [1, 1, 1]] + [[1, 0, 1]] * 4
+    assert episode["active"][-1].tolist() == [True, False, True]
+    assert episode["terminated"][:, 1].tolist() == [False, True, False, False, False]
+
+
+def test_vdn_td_errors_by_hand_with_a_departed_agent():
+    """Q_tot(t) = the live agents' utilities summed; target(t) = mean reward + gamma * [team not done] * the live
+    agents' target utilities at t+1 summed, at the greedy (double-Q) actions. runner_1's row after its exit (all
+    zeros, Q computed on it) must never enter, the final row included."""
+    algo, episode = _early_exit_episode("vdn", gamma=0.9, double_q=True)
+    batch = {k: torch.as_tensor(v).unsqueeze(1) for k, v in episode.items()}   # time-major, B = 1
+    batch["action"], batch["filled"] = batch["action"].long(), torch.ones(5, 1, dtype=torch.bool)
+    errors, weight = algo.td_errors(batch)
+    with torch.no_grad():
+        q = algo._q_sequence(algo.agent, batch["obs"])[:, 0].numpy()            # [6, N, A]
+        target_q = algo._q_sequence(algo.target_agent, batch["obs"])[:, 0].numpy()
+    alive = np.array([[1, 1, 1]] * 2 + [[1, 0, 1]] * 4, bool)  # the env's truth, not the stored rows
+    action, reward = episode["action"], episode["reward"]
+    expected = []
+    for t in range(5):
+        q_tot = sum(q[t, i, action[t, i]] for i in range(3) if alive[t, i])
+        next_tot = sum(target_q[t + 1, i, q[t + 1, i].argmax()] for i in range(3) if alive[t + 1, i])
+        expected.append(q_tot - (reward[t].mean() + 0.9 * next_tot))  # nobody's exit ends the team's episode
+    np.testing.assert_allclose(errors[:, 0].detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert weight.all()
+
+
+def test_the_team_episode_terminates_when_every_agent_still_in_has_terminated():
+    """fragile_state_env: every agent terminates at step 4, so the last target is the reward alone."""
+    algo, envs = _algo("vdn", env="tests.fixtures.envs:fragile_state_env", kwargs={}, num_envs=1, rollout_steps=4,
+                       standardise_rewards=False, gamma=0.9)
+    algo.begin(envs.reset(seed=0))
+    algo.collect()
+    (episode,) = algo.replay.episodes
+    batch = {k: torch.as_tensor(v).unsqueeze(1) for k, v in episode.items()}
+    batch["action"], batch["filled"] = batch["action"].long(), torch.ones(4, 1, dtype=torch.bool)
+    errors, _ = algo.td_errors(batch)
+    with torch.no_grad():
+        q = algo._q_sequence(algo.agent, batch["obs"])[:, 0]
+    q_tot_last = q[3].gather(-1, batch["action"][3, 0].unsqueeze(-1)).sum()
+    assert episode["alive"][-1].tolist() == [False, False, False]
+    torch.testing.assert_close(errors[3, 0], q_tot_last - 1.0)
+
+
+@pytest.mark.parametrize("algo_id", ["qmix", "qplex"])
+def test_state_mixers_never_see_a_departed_agents_utility(algo_id):
+    """The utilities the (target) mixer reads at every row after runner_1's exit are exactly zero for it."""
+    algo, episode = _early_exit_episode(algo_id)
+    seen = []
+    original = algo.target_mixer.forward
+    algo.target_mixer.forward = lambda q, *rest: seen.append(q.detach().clone()) or original(q, *rest)
+    batch = {k: torch.as_tensor(v).unsqueeze(1) for k, v in episode.items()}
+    batch["action"], batch["filled"] = batch["action"].long(), torch.ones(5, 1, dtype=torch.bool)
+    algo.td_errors(batch)
+    (next_q,) = seen                                        # [T, B, N]: rows 1..5
+    assert (next_q[1:, 0, 1] == 0).all() and (next_q[:, 0, [0, 2]] != 0).all()
+
+
+def test_a_final_observation_opens_real_actions_only():
+    """At the final observation of a truncated episode the greedy target action may be any real action, but never a
+    padded one: the speaker's 3 choices are padded to the listener's 5, and untrained padded utilities would
+    otherwise set the bootstrap of every episode's last step."""
+    algo, envs = _algo("qmix", env="mpe2:simple_speaker_listener_v4", kwargs={"max_cycles": 5}, num_envs=1,
+                       rollout_steps=5)
+    algo.begin(envs.reset(seed=0))
+    algo.collect()
+    (episode,) = algo.replay.episodes
+    assert episode["mask"][-1].tolist() == envs.info.real_actions.tolist()
+    assert not episode["mask"][-1, 0, 3:].any() and episode["mask"][-1, 1].all()
+
+
+@pytest.mark.parametrize("n_agents", [2, 8])
+def test_qplex_agent_weights_are_sigmoids_not_a_softmax_over_agents(n_agents):
+    """DMAQ_SI_Weight (the QPLEX authors' code): lambda_i = sum_k v_k(s) sigmoid(g_ik(s)) sigmoid(f_ik(s, a)).
+    With g and f at zero every lambda_i is sum_k v_k / 4 for any number of agents; a softmax over agents would
+    give sum_k v_k / (2N)."""
+    torch.manual_seed(0)
+    mixer = QPLEXMixer(n_agents=n_agents, state_dim=3, n_actions=2, heads=3, hidden=8)
+    with torch.no_grad():
+        for layer in (mixer.agent_term[-1], mixer.action_term[-1]):
+            for p in layer.parameters():
+                p.zero_()
+    state = torch.randn(5, 3)
+    actions = torch.nn.functional.one_hot(torch.randint(0, 2, (5, n_agents)), 2).float()
+    v = mixer.head_weight(state).abs() + 1e-10                                     # [5, H]
+    expected = (v.sum(-1, keepdim=True) / 4).expand(-1, n_agents)
+    torch.testing.assert_close(mixer.lambdas(state, actions), expected)

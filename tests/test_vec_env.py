@@ -116,15 +116,55 @@ def test_rows_follow_agents_whatever_the_dict_order(reversed_dicts):
 
 
 def test_mappo_trains_with_an_agent_leaving_early():
+    """runner_1 terminates on the 2nd step of each 5-step episode (rows 1 and 6 of a 10-step rollout) and is out
+    for rows 2-4 and 7-9: its rows there stay out of the losses, and GAE stops at its exit."""
+    import torch
+
     from algorithms import make
-    envs = make_vec_env("tests.fixtures.envs:early_exit_env", {}, num_envs=2)
-    algo = make("mappo", envs, rollout_steps=10, epochs=1)
-    algo.begin(envs.reset(seed=0))
-    batch, _ = algo.collect()
+
+    def collect(dead_value_offset=0.0):
+        torch.manual_seed(0)
+        envs = make_vec_env("tests.fixtures.envs:early_exit_env", {}, num_envs=2)
+        algo = make("mappo", envs, rollout_steps=10, epochs=1)
+        if dead_value_offset:  # the critic says something wild wherever an agent is out
+            value = algo._value
+            algo._value = lambda obs, state, h, alive=None: (
+                lambda v, h2: (v + dead_value_offset * (~alive).float() if alive is not None else v, h2))(
+                *value(obs, state, h, alive))
+        algo.begin(envs.reset(seed=0))
+        return algo, algo.collect()[0]
+
+    algo, batch = collect()
     dead = ~batch["alive"]
-    assert dead[:, :, 1].any() and not dead[:, :, [0, 2]].any()
-    losses = algo.update(batch)
-    assert all(np.isfinite(v) for v in losses.values())
+    gone = torch.tensor([False, False, True, True, True] * 2)
+    assert torch.equal(dead[:, :, 1], gone[:, None].expand(10, 2)) and not dead[:, :, [0, 2]].any()
+    assert torch.equal(batch["active"], batch["alive"])
+    # Its last live step (terminated) does not bootstrap: advantage = reward - value, nothing from later rows.
+    values = algo._denorm(batch["value"])
+    for last in (1, 6):
+        assert batch["terminated"][last, :, 1].all()
+        torch.testing.assert_close(batch["advantage"][last, :, 1], batch["reward"][last, :, 1] - values[last, :, 1])
+    # The critic's values where it is out change no advantage of a live row (the others' included).
+    _, wild = collect(dead_value_offset=1e3)
+    assert not torch.allclose(wild["value"][dead], batch["value"][dead])
+    torch.testing.assert_close(wild["advantage"][~dead], batch["advantage"][~dead])
+    torch.testing.assert_close(wild["return"][~dead], batch["return"][~dead])
+    # Garbage in its rows after the exit changes neither the losses nor the update.
+    garbage = {k: v.clone() if torch.is_tensor(v) else v for k, v in batch.items()}
+    garbage["obs"][dead[..., None].expand_as(garbage["obs"])] += 3.0
+    garbage["action"][dead] = 1 - garbage["action"][dead]
+    for key in ("log_prob", "value", "advantage", "return"):
+        garbage[key][dead] += 100.0
+
+    def update(b):
+        torch.manual_seed(0)
+        learner, _ = collect()
+        losses = learner.update(b)
+        return losses, [p.detach().clone() for p in (*learner.actor.parameters(), *learner.critic.parameters())]
+    (clean_losses, clean_params), (garbage_losses, garbage_params) = update(batch), update(garbage)
+    assert clean_losses == pytest.approx(garbage_losses, rel=1e-6, abs=1e-9)
+    assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(clean_params, garbage_params))
+    assert all(np.isfinite(v) for v in clean_losses.values())
 
 
 @pytest.mark.parametrize("env_id", ["mpe2:simple_spread_v3", "mpe2:simple_adversary_v3", "mpe2:simple_tag_v3"])

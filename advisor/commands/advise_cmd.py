@@ -43,6 +43,9 @@ def advise(
         None, "--coordination/--no-coordination", help="Agents must coordinate to succeed."),
     n_agents: Optional[int] = typer.Option(None, "--n-agents", help="Number of agents."),
     action_space: Optional[str] = typer.Option(None, "--action-space", help="discrete or continuous."),
+    factorised_actions: Optional[bool] = typer.Option(
+        None, "--factorised-actions/--no-factorised-actions",
+        help="Each discrete action is several choices at once: MultiDiscrete, MultiBinary (optional; default no)."),
     observability: Optional[str] = typer.Option(None, "--observability", help="full or partial."),
     centralized_training: Optional[bool] = typer.Option(
         None, "--centralized-training/--no-centralized-training",

@@ -48,8 +48,10 @@ def benchmark(
                                        "directories); the results still cover every finished trial of the grid."),
     as_json: bool = typer.Option(False, "--json", help="Print the trials and the summary as JSON."),
 ) -> None:
-    """Train every algorithm on every env for every seed, then report per (algorithm, env) the mean, the
-    interquartile mean and its 95% bootstrap confidence interval over seeds."""
+    """Train every algorithm on every env for every seed, then report statistics over seeds.
+
+    Per (algorithm, env): the mean, the interquartile mean and its 95% bootstrap confidence interval over
+    seeds."""
     if workers < 1:
         raise AdvisorError("bad-option", f"--workers must be at least 1, got {workers}")
     if (ray or ray_address) and workers != 1:

@@ -19,7 +19,9 @@ def check(
     env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="Env keyword argument KEY=VALUE (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
-    """Inspect ENV (cached) and check ALGO's capabilities, the advisor's exclusion rules and pitfalls against what
+    """Does ALGO fit ENV? The check `marl train` runs before it trains, on its own.
+
+    Inspect ENV (cached) and check ALGO's capabilities, the advisor's exclusion rules and pitfalls against what
     was detected. Exit 0 when it fits (soft warnings allowed), 1 when a hard mismatch would stop `marl train`."""
     report = check_fit(algo, env, parse_env_kwargs(env_kwarg))
     if as_json:

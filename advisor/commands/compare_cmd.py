@@ -16,8 +16,10 @@ def compare(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories written by `marl train`."),
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Compare runs: final per-agent return (eval.json when training finished), env steps/s, wall time, and the
-    settings (env kwargs, config fields off their defaults) that set each run apart."""
+    """Compare runs: final return, env steps/s, wall time and the settings that set each run apart.
+
+    The final per-agent return is eval.json's when training finished; the settings are the env kwargs and the
+    config fields off their defaults."""
     rows = [summary(load_run(path)) for path in run_dirs]
     if json_out:
         typer.echo(json.dumps(rows, indent=2))

@@ -26,7 +26,9 @@ def credit(
     seed: int = typer.Option(20_000, "--seed", help="Reset seed of the episodes (and of the random baseline)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Replace each agent's actions by a baseline over the same deterministic episodes and measure the team
+    """Which agents earned the team's return: counterfactual credit, Shapley values, the mixer's view.
+
+    Replace each agent's actions by a baseline over the same deterministic episodes and measure the team
     return lost (the sum of every agent's return), with a 95% bootstrap CI over episodes; with up to 8 agents,
     exact Shapley values over coalitions of replaced agents. For VDN, QMIX and QPLEX also the mixer's view:
     dQ_tot/dQ_i and each agent's share of Q_tot over the visited states, and its rank agreement with the

@@ -19,8 +19,10 @@ def plot(
     metric: str = typer.Option("charts/return_mean", "--metric", help="Any column of metrics.csv."),
     title: str = typer.Option("", "--title", help="Chart title (default: the metric)."),
 ) -> None:
-    """Plot METRIC against env steps: runs of the same algorithm and env become one mean curve with a
-    95% confidence band across seeds; several algorithms share one chart with a legend."""
+    """Plot METRIC against env steps: one mean curve with a 95% band per algorithm and env.
+
+    Runs of the same algorithm and env become one mean curve with a 95% confidence band across seeds; several
+    algorithms share one chart with a legend."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed

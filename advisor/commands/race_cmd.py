@@ -47,7 +47,9 @@ def race(
     as_json: bool = typer.Option(False, "--json", help="Print the race as JSON."),
     **flags: Any,
 ) -> None:
-    """Race the advisor's top recommendations for ENV on ENV itself: every arm trains on the same seeds, the
+    """Race the advisor's top picks on ENV itself: does its recommendation hold?
+
+    Race the advisor's top recommendations for ENV on ENV itself: every arm trains on the same seeds, the
     weaker ones are stopped at each rung by successive halving, and the verdict says whether the advisor's pick
     won or which algorithm beat it, with the probability of improvement. Writes race.json and race.png; `marl
     advise --env ENV` then shows the result. What inspection cannot detect comes from the answers or flags

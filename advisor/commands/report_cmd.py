@@ -16,7 +16,9 @@ def report(
     out: Path = typer.Option(Path("report"), "--out", help="Folder for report.md, report.json, curves.png, profile.png."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json's content."),
 ) -> None:
-    """Per algorithm and env: mean, interquartile mean and 95% bootstrap interval of the final return over seeds;
+    """Statistics over seeds for any runs: IQM with 95% intervals, learning curves, performance profiles.
+
+    Per algorithm and env: mean, interquartile mean and 95% bootstrap interval of the final return over seeds;
     IQM learning curves with bands; a performance profile across envs (0 = random play, 1 = the best run); the
     probability that one algorithm's run beats another's. Runs are grouped by algorithm, env, env kwargs and
     every config field off its default."""

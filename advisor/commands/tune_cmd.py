@@ -35,7 +35,9 @@ def tune(
     as_json: bool = typer.Option(False, "--json", help="Print the search, the best configuration and the final "
                                  "statistics as JSON."),
 ) -> None:
-    """Draw configurations from the spec's search space, train them side by side on Ray Tune, stop the ones that
+    """Search hyperparameters on Ray Tune with ASHA, then re-run the best on fresh seeds beside the defaults.
+
+    Draw configurations from the spec's search space, train them side by side on Ray Tune, stop the ones that
     fall behind (ASHA, on the deterministic evaluation return), then re-run the best on fresh seeds beside the
     algorithm's defaults and report IQM with 95% CIs. Needs pip install "marl-advisor\\[ray]"."""
     spec = load_tune_spec(spec_path)

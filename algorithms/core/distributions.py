@@ -1,4 +1,5 @@
-"""Action distributions over [..., N, action_dim] heads: masked categorical and bounded Gaussian."""
+"""Action distributions over [..., N, action_dim] heads: masked categorical (one per component for factorised
+actions) and bounded Gaussian."""
 from __future__ import annotations
 
 import torch
@@ -30,6 +31,27 @@ class MaskedCategorical:
     def entropy(self) -> torch.Tensor:
         p = self.dist.probs
         return -(p * torch.log(p.clamp(min=1e-12)) * self.mask).sum(-1)
+
+
+class MultiCategorical:
+    """Factorised discrete actions (MultiDiscrete): one MaskedCategorical per component over that component's
+    slice of the logits and mask ([..., sum(sizes)]); actions [..., C]; log-probabilities and entropies are
+    summed over the components (they are sampled independently given the observation)."""
+
+    def __init__(self, logits: torch.Tensor, mask: torch.Tensor, sizes: tuple[int, ...]):
+        self.parts = [MaskedCategorical(lg, m) for lg, m in zip(logits.split(sizes, -1), mask.split(sizes, -1))]
+
+    def sample(self) -> torch.Tensor:
+        return torch.stack([p.sample() for p in self.parts], -1)
+
+    def mode(self) -> torch.Tensor:
+        return torch.stack([p.mode() for p in self.parts], -1)
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        return sum(p.log_prob(a) for p, a in zip(self.parts, action.unbind(-1)))
+
+    def entropy(self) -> torch.Tensor:
+        return sum(p.entropy() for p in self.parts)
 
 
 class DiagGaussian:

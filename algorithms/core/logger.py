@@ -61,7 +61,10 @@ def logged_env_steps(run_dir: Path) -> int:
         return 0
     with path.open("rb") as f:
         f.seek(max(0, f.seek(0, 2) - 4096))
-        lines = f.read().decode("utf-8", "replace").splitlines()
+        text = f.read().decode("utf-8", "replace")
+    lines = text.splitlines()
+    if not text.endswith("\n"):  # the last row is being written: its first field may be cut short
+        lines = lines[:-1]
     for line in reversed(lines[1:] if len(lines) > 1 else lines):  # the first may be cut mid-row
         fields = line.split(",")
         try:

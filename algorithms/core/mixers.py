@@ -55,32 +55,30 @@ class QPLEXMixer(nn.Module):
 
     The lambda weights depend on the joint action, which is what lets Q_tot represent non-monotonic
     payoffs while keeping IGM (at the agents' greedy actions every A_i = 0, elsewhere the sum is <= 0).
-    They come from multi-head attention (the paper's Eq. 10): for head k, a positive head weight
-    v_k(s), an attention weight phi_ik(s) over agents (softmax over agents of query(s) . key_i(s)), and a
-    positive action term sigmoid(f_ik(s, a)):  lambda_i = sum_k v_k phi_ik sigmoid(f_ik).
+    They come from the paper's multi-head attention module (Eq. 10), as the authors' `DMAQ_SI_Weight` computes
+    it: for head k, a positive head weight v_k(s) = |key_k(s)|, a per-agent weight phi_ik(s) = sigmoid(g_ik(s))
+    and a positive action term sigmoid(f_ik(s, a)):  lambda_i = sum_k v_k phi_ik sigmoid(f_ik). The phi_ik are
+    independent sigmoids, not a softmax over agents: a softmax would make the agents' weights compete (they
+    would sum to 1 per head) and shrink every lambda_i as the number of agents grows.
 
     Computed, as in the authors' released code, as sum_i Q_i(s, a_i) + sum_i (lambda_i - 1) A_i(s, a_i)
     with the advantages detached in the second sum: the same value, but utilities learn through the
     additive term and the lambda weights only reshape the non-greedy entries. Measured here on the
     non-monotonic matrix: without the detach the utilities often stay stuck on the safe 0 block."""
 
-    def __init__(self, n_agents: int, state_dim: int, n_actions: int, heads: int = 4, embed: int = 32,
-                 hidden: int = 64):
+    def __init__(self, n_agents: int, state_dim: int, n_actions: int, heads: int = 4, hidden: int = 64):
         super().__init__()
-        self.n_agents, self.heads, self.embed = n_agents, heads, embed
+        self.n_agents, self.heads = n_agents, heads
         self.weight = hypernet(state_dim, hidden, n_agents)  # w_i(s) before |.|
         self.bias = hypernet(state_dim, hidden, n_agents)    # b_i(s)
-        self.query = nn.Linear(state_dim, heads * embed)
-        self.keys = nn.Linear(state_dim, heads * n_agents * embed)
+        self.agent_term = hypernet(state_dim, hidden, heads * n_agents)  # g_ik(s)
         self.head_weight = hypernet(state_dim, hidden, heads)
         self.action_term = hypernet(state_dim + n_agents * n_actions, hidden, heads * n_agents)
 
     def lambdas(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """[..., N] positive, joint-action-dependent advantage weights."""
-        lead, h, n, e = state.shape[:-1], self.heads, self.n_agents, self.embed
-        query = self.query(state).view(*lead, h, 1, e)
-        keys = self.keys(state).view(*lead, h, n, e)
-        phi = torch.softmax((query * keys).sum(-1) / e**0.5, dim=-1)          # [..., H, N]
+        lead, h, n = state.shape[:-1], self.heads, self.n_agents
+        phi = torch.sigmoid(self.agent_term(state)).view(*lead, h, n)          # [..., H, N] in (0, 1)
         v = self.head_weight(state).abs() + 1e-10                              # [..., H] > 0
         joint = torch.cat([state, actions.flatten(-2)], dim=-1)
         f = torch.sigmoid(self.action_term(joint)).view(*lead, h, n)          # [..., H, N]
@@ -118,7 +116,7 @@ def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: 
     if kind == "qmix":
         mixer = QMixer(n_agents, state_dim, embed, hidden)
     elif kind == "qplex":
-        mixer = QPLEXMixer(n_agents, state_dim, n_actions, heads, embed, hidden)
+        mixer = QPLEXMixer(n_agents, state_dim, n_actions, heads, hidden)
     else:
         raise ValueError(f"unknown mixer '{kind}'")
     return StateNormalised(mixer, state_dim) if state_norm and state_dim > 1 else mixer

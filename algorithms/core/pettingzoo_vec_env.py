@@ -7,30 +7,32 @@ from __future__ import annotations
 
 import io
 import pickle
-import sys
 from typing import Any, Callable
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import EzPickle
 from pettingzoo.utils.env import ParallelEnv
 
-from algorithms.core.observation_rows import blank_mask, concatenated_state, write_info_mask, write_obs
+from algorithms.core.action_spaces import FACTORISED, component_sizes, env_action
+from algorithms.core.env_output_checks import AdapterChecks, BatchChecks
+# Snapshots written before env_snapshot.py existed name its functions here: they stay importable from this module.
+from algorithms.core.env_snapshot import _StatePickler, _blank_instance, _font, _no_font, _set_attributes  # noqa
+from algorithms.core.observation_rows import (blank_mask, check_observation_space, concatenated_state, observation_part,
+                                              row_size, write_info_mask, write_obs)
 from algorithms.core.vec_env import EnvInfo, Step
-from algorithms.errors import EnvError, MARLError
+from algorithms.errors import BadEnvOutput, EnvError, MARLError
 
 # ---------------------------------------------------------------------------------------------------
 # Space helpers
 
 
 def _obs_space(space: spaces.Space) -> spaces.Space:
-    if isinstance(space, spaces.Dict) and "observation" in space.spaces:
-        return space["observation"]
-    return space
+    """The observation without its action mask (observation_rows.observation_part)."""
+    return observation_part(space)
 
 
 def _flat_size(space: spaces.Space) -> int:
-    return int(spaces.flatdim(space)) if not isinstance(space, spaces.Box) else int(np.prod(space.shape))
+    return row_size(space)
 
 
 def describe(env, env_id: str, turn_based: bool, info_masks: bool = False) -> EnvInfo:
@@ -38,17 +40,24 @@ def describe(env, env_id: str, turn_based: bool, info_masks: bool = False) -> En
     agents = tuple(env.possible_agents)
     obs_spaces = [env.observation_space(a) for a in agents]
     act_spaces = [env.action_space(a) for a in agents]
+    for agent, space in zip(agents, obs_spaces):  # Sequence, Graph, Text: no row to make (one MARLError)
+        check_observation_space(env_id, agent, space)
     obs_sizes = tuple(_flat_size(_obs_space(s)) for s in obs_spaces)
     has_mask = info_masks or any(isinstance(s, spaces.Dict) and "action_mask" in s.spaces for s in obs_spaces)
     if all(isinstance(s, spaces.Discrete) for s in act_spaces):
         kind, sizes = "discrete", tuple(int(s.n) for s in act_spaces)
     elif all(isinstance(s, spaces.Box) and len(s.shape) == 1 for s in act_spaces):
         kind, sizes = "continuous", tuple(int(s.shape[0]) for s in act_spaces)
+    elif all(isinstance(s, FACTORISED) for s in act_spaces):
+        kind, (nvecs, dtype) = "multi_discrete", component_sizes(env_id, agents, act_spaces)
+        sizes = tuple(sum(v) for v in nvecs)  # the entries of each agent's own (flat) action mask
     else:
         names = sorted({type(s).__name__ for s in act_spaces})
         raise MARLError("unsupported-action-space", f"'{env_id}' has action spaces {names}",
-                           "supported: Discrete for every agent, or 1-D Box for every agent")
-    width = max(sizes)
+                           "supported, the same kind for every agent: Discrete, 1-D Box, or MultiDiscrete / "
+                           "MultiBinary")
+    factorised = dict(action_nvecs=nvecs, action_dtype=dtype) if kind == "multi_discrete" else {}
+    width = int(np.max(nvecs, axis=0).sum()) if kind == "multi_discrete" else max(sizes)
     low = np.zeros((len(agents), width), np.float32)
     high = np.zeros((len(agents), width), np.float32)
     if kind == "continuous":
@@ -69,7 +78,8 @@ def describe(env, env_id: str, turn_based: bool, info_masks: bool = False) -> En
     state_image = ((1, *_hwc(state_shape)) if len(state_shape) in (2, 3) else
                    (len(agents), *obs_image) if obs_image and source != "env.state()" else ())
     return EnvInfo(env_id, agents, max(obs_sizes), obs_sizes, state_dim, source, kind, width, sizes,
-                   low, high, turn_based, has_mask, obs_image, scale, state_image)
+                   low, high, turn_based, has_mask, obs_image, scale, state_image,
+                   obs_spaces=tuple(_obs_space(s) for s in obs_spaces), **factorised)
 
 
 def _hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -102,7 +112,7 @@ def _state_is_concatenated_obs(env) -> bool:
 # One PettingZoo environment, adapted to fixed-size arrays
 
 
-class _Adapter:
+class _Adapter(AdapterChecks):
     """Shared bookkeeping: converts per-agent dicts into padded rows for one environment copy.
 
     Every call into the env goes through `_call`, so an env that raises ends the run with one EnvError naming
@@ -115,6 +125,9 @@ class _Adapter:
         self.index = {a: i for i, a in enumerate(info.agents)}
         self.returns = np.zeros(info.n_agents, np.float64)
         self.length = 0
+        # Where the env's output being read came from, for messages: (method, step of the episode), and which
+        # episode of this copy it is (counted from 1 since this process built the copy).
+        self.at, self.episodes = ("reset", 0), 0
         self.state_from_obs = info.state_source != "env.state()" or _state_is_concatenated_obs(env)
         self.want_state = True
         self.no_state = np.zeros(info.state_dim, np.float32)
@@ -132,6 +145,8 @@ class _Adapter:
             return fn(*args, **kwargs)
         except MARLError:
             raise
+        except BadEnvOutput as err:  # a wrapper of ours (envs/gymma.py) found the env's output malformed
+            raise self._output_error(err.problem, err.agent) from None
         except Exception as err:
             raise EnvError(self.info.env_id, method, self.length, err, self.copy) from err
 
@@ -139,13 +154,8 @@ class _Adapter:
         if not self.want_state or terminal:
             return self.no_state.copy()
         if not self.state_from_obs:
-            return np.asarray(self._call("state", self.env.state), np.float32).reshape(-1)
+            return self._checked_state(self._call("state", self.env.state))
         return concatenated_state(self.info, obs_row)
-
-    def _env_action(self, i: int, action: np.ndarray):
-        if self.info.action_kind == "discrete":
-            return int(action)
-        return np.asarray(action[: self.info.action_sizes[i]], np.float32)
 
     def _blank(self):
         return np.zeros((self.info.n_agents, self.info.obs_dim), self.info.obs_dtype), self.mask0.copy()
@@ -161,6 +171,7 @@ class ParallelAdapter(_Adapter):
     def reset(self, seed: int | None):
         self.returns[:] = 0.0
         self.length = 0
+        self.at, self.episodes = ("reset", 0), self.episodes + 1
         observations, infos = self._call("reset", self.env.reset, seed=seed)
         return self._rows(observations, infos)
 
@@ -169,29 +180,34 @@ class ParallelAdapter(_Adapter):
         alive = np.zeros(self.info.n_agents, bool)
         infos = infos if isinstance(infos, dict) else {}
         agents = list(observations)
-        rows = self._rows_of(agents)
-        if agents == self.env.agents:
-            alive[rows] = True
-        else:
-            live = set(self.env.agents)
-            alive[rows] = [a in live for a in agents]
-        if self.plain_obs and observations:
-            values = list(observations.values())
-            if rows is not self.in_order:  # absent agents read a zero row; one copy below, not a scatter after it
-                full = [self.zero_obs.reshape(np.shape(values[0]))] * self.info.n_agents
-                for i, value in zip(rows, values):
-                    full[i] = value
-                values = full
-            dtype = self.info.obs_dtype
-            obs = (np.concatenate(values, dtype=dtype) if np.ndim(values[0]) else
-                   np.asarray(values, dtype)).reshape(self.info.n_agents, -1)
-            if self.info.has_action_mask:
-                for agent, i in zip(observations, rows):
-                    write_info_mask(self.info, i, infos.get(agent), mask)
-        else:
-            obs = self._blank()[0]
-            for agent, raw in observations.items():
-                write_obs(self.info, self.index[agent], raw, obs, mask, infos.get(agent))
+        try:  # what fails here is the env's output not fitting its spaces: _bad_rows says whose and how
+            rows = self._rows_of(agents)
+            if agents == self.env.agents:
+                alive[rows] = True
+            else:
+                live = set(self.env.agents)
+                alive[rows] = [a in live for a in agents]
+            if self.plain_obs and observations:
+                values = list(observations.values())
+                if rows is not self.in_order:  # absent agents read a zero row; one copy below, not a scatter after it
+                    full = [self.zero_obs.reshape(np.shape(values[0]))] * self.info.n_agents
+                    for i, value in zip(rows, values):
+                        full[i] = value
+                    values = full
+                dtype = self.info.obs_dtype
+                obs = np.concatenate(values, dtype=dtype) if np.ndim(values[0]) else np.asarray(values, dtype)
+                if obs.size != self.info.n_agents * self.info.obs_dim:  # an agent's observation of another size
+                    raise BadEnvOutput(f"{obs.size} observation values in all")
+                obs = obs.reshape(self.info.n_agents, -1)
+                if self.info.has_action_mask:
+                    for agent, i in zip(observations, rows):
+                        write_info_mask(self.info, i, infos.get(agent), mask)
+            else:
+                obs = self._blank()[0]
+                for agent, raw in observations.items():
+                    write_obs(self.info, self.index[agent], raw, obs, mask, infos.get(agent))
+        except (ValueError, TypeError, KeyError, IndexError) as err:
+            raise self._bad_rows(observations, infos, err) from None
         return obs, self._state(obs, terminal), mask, alive, alive.copy()
 
     def step(self, actions: np.ndarray):
@@ -200,11 +216,15 @@ class ParallelAdapter(_Adapter):
         if self.info.action_kind == "discrete":  # one conversion for all agents, not one per agent
             joint = dict(zip(live, (actions if rows is self.in_order else actions[rows]).tolist()))
         else:
-            joint = {a: self._env_action(i, actions[i]) for a, i in zip(live, rows)}
+            joint = {a: env_action(self.info, i, actions[i]) for a, i in zip(live, rows)}
+        self.at = ("step", self.length + 1)
         observations, rewards, terms, truncs, infos = self._call("step", self.env.step, joint)
         n = self.info.n_agents
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
-        reward[rows] = _per_agent(rewards, live, 0.0)
+        try:
+            reward[rows] = _per_agent(rewards, live, 0.0)
+        except (TypeError, ValueError):
+            raise self._bad_reward(rewards, live) from None
         term[rows] = _per_agent(terms, live, False)
         trunc[rows] = _per_agent(truncs, live, False)
         self.returns += reward
@@ -220,6 +240,7 @@ class TurnBasedAdapter(_Adapter):
     def reset(self, seed: int | None):
         self.returns[:] = 0.0
         self.length = 0
+        self.at, self.episodes = ("reset", 0), self.episodes + 1
         self._call("reset", self.env.reset, seed=seed)
         return self._rows()
 
@@ -228,8 +249,11 @@ class TurnBasedAdapter(_Adapter):
         alive = np.zeros(self.info.n_agents, bool)
         infos = getattr(self.env, "infos", None) or {}
         for agent in self.env.agents:
-            write_obs(self.info, self.index[agent], self._call("observe", self.env.observe, agent), obs, mask,
-                      infos.get(agent))
+            raw = self._call("observe", self.env.observe, agent)
+            try:
+                write_obs(self.info, self.index[agent], raw, obs, mask, infos.get(agent))
+            except (ValueError, TypeError, KeyError, IndexError) as err:
+                raise self._bad_rows({agent: raw}, infos, err) from None
             alive[self.index[agent]] = True
         active = np.zeros_like(alive)
         if self.env.agents:
@@ -239,10 +263,14 @@ class TurnBasedAdapter(_Adapter):
     def step(self, actions: np.ndarray):
         env, n = self.env, self.info.n_agents
         actor = env.agent_selection
-        self._call("step", env.step, self._env_action(self.index[actor], actions[self.index[actor]]))
+        self.at = ("step", self.length + 1)
+        self._call("step", env.step, env_action(self.info, self.index[actor], actions[self.index[actor]]))
         reward, term, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
-        for agent, r in env.rewards.items():
-            reward[self.index[agent]] = r
+        try:
+            for agent, r in env.rewards.items():
+                reward[self.index[agent]] = r
+        except (TypeError, ValueError):
+            raise self._bad_reward(env.rewards, list(env.rewards)) from None
         for agent in env.agents:
             term[self.index[agent]] = env.terminations[agent]
             trunc[self.index[agent]] = env.truncations[agent]
@@ -264,7 +292,7 @@ class TurnBasedAdapter(_Adapter):
 # K copies in one process
 
 
-class PettingZooVecEnv:
+class PettingZooVecEnv(BatchChecks):
     """K copies of a PettingZoo environment stepped in one process, with auto-reset."""
 
     def __init__(self, env_id: str, env_kwargs: dict | None, num_envs: int, make_one: Callable[[], Any]):
@@ -300,6 +328,7 @@ class PettingZooVecEnv:
         k, n = self.num_envs, self.info.n_agents
         zeros = np.zeros((k, n), np.float32)
         obs, state = _stack(rows, 0), _stack(rows, 1)
+        self._check_finite((zeros, obs, state))
         return Step(obs, state, _stack(rows, 2), _stack(rows, 3), _stack(rows, 4), zeros,
                     zeros.astype(bool), zeros.astype(bool), np.zeros(k, bool), obs.copy(), state.copy(), [])
 
@@ -322,8 +351,11 @@ class PettingZooVecEnv:
             final_obs, final_state = np.stack(final_obs), np.stack(final_state)
         else:  # nothing ended: the final observation is the observation (one copy of large rows, not two)
             final_obs, final_state = obs, state
+        reward = np.stack([r[1] for r in results])
+        self._check_finite((reward, obs, state) if final_obs is obs else (reward, obs, state, final_obs, final_state),
+                           ends, finished)
         return Step(obs, state, _stack(rows, 2), _stack(rows, 3), _stack(rows, 4),
-                    np.stack([r[1] for r in results]), np.stack([r[2] for r in results]),
+                    reward, np.stack([r[2] for r in results]),
                     np.stack([r[3] for r in results]), ends, final_obs, final_state, finished)
 
     def snapshot(self) -> bytes | None:
@@ -347,45 +379,6 @@ class PettingZooVecEnv:
     def close(self) -> None:
         for copy in self.copies:
             copy.env.close()
-
-
-class _StatePickler(pickle.Pickler):
-    """Pickles EzPickle objects (PettingZoo and Gymnasium envs) by their attributes: EzPickle's own
-    pickling stores only the constructor arguments, which would silently restart every episode."""
-
-    def reducer_override(self, obj):
-        if isinstance(obj, EzPickle):
-            return _blank_instance, (type(obj),), dict(obj.__dict__), None, None, _set_attributes
-        pygame = sys.modules.get("pygame")
-        if pygame is not None:  # render canvases and fonts: rebuilt empty, they are redrawn every frame
-            if isinstance(obj, pygame.Surface):
-                return pygame.Surface, (obj.get_size(),)
-            freetype = sys.modules.get("pygame.freetype")
-            if freetype is not None and isinstance(obj, freetype.Font):
-                try:
-                    return _font, (obj.path, obj.size)
-                except pygame.error:  # closing any MPE env calls pygame.quit(), which kills every live font
-                    return _no_font, ()
-        return NotImplemented
-
-
-def _font(path: str, size: int):
-    import pygame.freetype
-
-    pygame.freetype.init()
-    return pygame.freetype.Font(path, size)
-
-
-def _no_font():
-    return None  # a font pygame had already invalidated: the training copies never render
-
-
-def _blank_instance(cls):
-    return cls.__new__(cls)
-
-
-def _set_attributes(obj, state: dict) -> None:
-    obj.__dict__.update(state)
 
 
 def _per_agent(values: dict, live: list, default) -> list:

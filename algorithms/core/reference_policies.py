@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from algorithms.core.action_spaces import split_components
 from algorithms.core.vec_env import EnvInfo, Step
 
 # Env families whose action 0 (discrete) or zero vector (continuous) means "do nothing": MPE's first
@@ -15,10 +16,12 @@ NOOP_FAMILIES = ("mpe2", "batched")
 
 
 def random_actions(info: EnvInfo, rng: np.random.Generator, step: Step) -> np.ndarray:
-    """[K, N] uniformly random legal actions (from the action mask), or uniform in the Box for continuous ones."""
+    """[K, N] uniformly random legal actions (from the action mask), uniform in the Box for continuous ones, or
+    [K, N, components] legal values of every component for factorised ones."""
     if info.action_kind == "continuous":
         return rng.uniform(info.action_low, info.action_high, (len(step.obs), *info.action_low.shape))
-    return (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
+    picks = [(rng.random(mask.shape) * mask).argmax(-1) for mask in split_components(step.action_mask, info)]
+    return np.stack(picks, -1) if info.action_kind == "multi_discrete" else picks[0]
 
 
 class FixedPolicy:
@@ -36,6 +39,8 @@ class FixedPolicy:
         k, n = step.obs.shape[:2]
         if self.info.action_kind == "continuous":
             return np.zeros((k, n, self.info.action_dim), np.float32), None
+        if self.info.action_kind == "multi_discrete":
+            return np.zeros((k, n, len(self.info.action_components)), np.int64), None
         return np.zeros((k, n), np.int64), None
 
     def initial_memory(self, num_envs: int) -> Any:

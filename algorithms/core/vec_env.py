@@ -1,11 +1,13 @@
 """The batched multi-agent interface every algorithm sees: EnvInfo, Step and the VecEnv protocol.
 
 Algorithms never loop over environment copies or agents: they get NumPy arrays with a leading
-copy axis K and an agent axis N, and hand back actions of shape [K, N] (discrete) or [K, N, act_dim].
+copy axis K and an agent axis N, and hand back actions of shape [K, N] (discrete), [K, N, act_dim]
+(continuous) or [K, N, components] (multi_discrete: MultiDiscrete and MultiBinary, one value per component).
 
 Agents with different observation or action sizes (simple_adversary, simple_speaker_listener) are
 padded to a common size: observations with zeros (the agent-id one-hot tells the policy who it is),
-discrete actions with extra choices that the action mask always forbids, continuous actions with extra
+discrete actions (and each component of factorised ones) with extra choices that the action mask always
+forbids, continuous actions with extra
 dimensions that `act_dim_mask` leaves out of log-probabilities and the env never receives.
 
 Implementations: core/pettingzoo_vec_env.py (K copies of any PettingZoo env) and natively batched
@@ -29,9 +31,10 @@ class EnvInfo:
     obs_sizes: tuple[int, ...]   # each agent's own observation size
     state_dim: int
     state_source: str            # "env.state()" or "concatenated observations"
-    action_kind: str             # "discrete" or "continuous"
-    action_dim: int              # discrete: number of choices (padded); continuous: vector size (padded)
-    action_sizes: tuple[int, ...]
+    action_kind: str             # "discrete", "continuous" or "multi_discrete" (MultiDiscrete, MultiBinary)
+    action_dim: int              # discrete: number of choices (padded); continuous: vector size (padded);
+                                 # multi_discrete: the padded component sizes summed (logits, one-hots, masks)
+    action_sizes: tuple[int, ...]  # each agent's own: choices, vector size, or (multi_discrete) mask entries
     action_low: np.ndarray = field(repr=False)    # [N, action_dim], continuous only (zeros otherwise)
     action_high: np.ndarray = field(repr=False)   # [N, action_dim]
     turn_based: bool = False
@@ -42,6 +45,14 @@ class EnvInfo:
     obs_image: tuple[int, ...] = ()
     image_scale: float = 1.0
     state_image: tuple[int, ...] = ()
+    # Each agent's observation space without its action mask (core/observation_rows.py `observation_part`): a Tuple
+    # or Dict is flattened into its row by gymnasium.spaces.flatten (Discrete parts one-hot), and the others are
+    # checked for their size; empty for natively batched envs (their rows are right by construction).
+    obs_spaces: tuple = field(default=(), repr=False, compare=False)
+    # multi_discrete only: each agent's own component sizes (MultiBinary(n) is n components of 2; every agent has
+    # the same number of components), and the integer dtype its env takes. Actions are then [K, N, components].
+    action_nvecs: tuple[tuple[int, ...], ...] = ()
+    action_dtype: str = "int64"
 
     @property
     def obs_dtype(self) -> type:
@@ -56,6 +67,32 @@ class EnvInfo:
     def agent_ids(self) -> np.ndarray:
         """[N, N] one-hot agent ids, the input that tells agents apart when they share parameters."""
         return np.eye(self.n_agents, dtype=np.float32)
+
+    @property
+    def action_components(self) -> tuple[int, ...]:
+        """multi_discrete: each component's size padded to the largest agent's; discrete: one component."""
+        if not self.action_nvecs:
+            return (self.action_dim,)
+        return tuple(int(n) for n in np.max(self.action_nvecs, axis=0))
+
+    @property
+    def real_actions(self) -> np.ndarray:
+        """[N, action_dim] True for each agent's own discrete choices (multi_discrete: of every component), False
+        for padding: the mask at a final observation, whose legality the env never reports (the next row already
+        belongs to the next episode). Padded choices stay closed there: they are never taken, so their values are
+        never trained."""
+        if self.action_nvecs:
+            real = np.zeros((self.n_agents, self.action_dim), bool)
+            for i in range(self.n_agents):
+                real[i, np.concatenate(self.component_columns(i))] = True
+            return real
+        return np.arange(self.action_dim)[None, :] < np.asarray(self.action_sizes)[:, None]
+
+    def component_columns(self, i: int) -> list[np.ndarray]:
+        """multi_discrete: agent i's own choices of each component, as columns of the [..., action_dim] layout
+        (each component's padded choices side by side)."""
+        starts = np.cumsum((0, *self.action_components[:-1]))
+        return [start + np.arange(n) for start, n in zip(starts, self.action_nvecs[i])]
 
     @property
     def act_dim_mask(self) -> np.ndarray:

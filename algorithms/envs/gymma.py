@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
-from algorithms.errors import MARLError, did_you_mean
+from algorithms.errors import BadEnvOutput, MARLError, did_you_mean
 
 INSTALL_HINT = 'pip install "marl-advisor[envs]"'
 
@@ -71,7 +71,12 @@ class GymmaEnv(ParallelEnv):
         if terminated and self.step_limit is not None and self.steps >= self.step_limit and not self.really_ended():
             terminated, truncated = False, True
         n = len(self.possible_agents)
-        rewards = [float(r) for r in reward] if np.ndim(reward) else [float(reward)] * n  # list or one shared
+        try:
+            rewards = [float(r) for r in reward] if np.ndim(reward) else [float(reward)] * n  # list or one shared
+        except (TypeError, ValueError) as err:
+            raise BadEnvOutput(f"rewards that are not numbers ({reward!r}: {err})") from None
+        if len(rewards) != n:
+            raise BadEnvOutput(f"{len(rewards)} rewards for its {n} agents")
         out = (self._observations(obs), dict(zip(self.possible_agents, rewards)),
                {a: terminated for a in self.possible_agents}, {a: truncated for a in self.possible_agents},
                self._infos(info))
@@ -112,7 +117,18 @@ class GymmaEnv(ParallelEnv):
         return masks
 
     def _observations(self, obs) -> dict[str, Any]:
-        return {a: o if isinstance(o, dict) else np.asarray(o, np.float32) for a, o in zip(self.possible_agents, obs)}
+        """Box observations as float32 arrays; Tuple and Dict ones as they are (their rows are flattened later)."""
+        if len(obs) != len(self.possible_agents):
+            raise BadEnvOutput(f"{len(obs)} observations for its {len(self.possible_agents)} agents")
+        out = {}
+        for agent, o in zip(self.possible_agents, obs):
+            if isinstance(self.observation_spaces[agent], spaces.Box):
+                try:
+                    o = np.asarray(o, np.float32)
+                except (TypeError, ValueError) as err:
+                    raise BadEnvOutput(f"an observation that is not an array of numbers ({err})", agent) from None
+            out[agent] = o
+        return out
 
     def _infos(self, info: dict) -> dict[str, dict]:
         masks = self.action_masks()

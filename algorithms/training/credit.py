@@ -47,7 +47,8 @@ class Coalition:
         replaced, _ = self.baseline.act(step, None, deterministic)  # drawn every step: the same draws per coalition
         actions = np.array(actions, copy=True)
         actions[:, ~self.members] = replaced[:, ~self.members]
-        return actions, memory
+        # A memory built from the chosen actions (MF-Q's mean action) must hold the executed ones instead.
+        return actions, self.policy.memory_after(step, actions, memory)
 
     def initial_memory(self, num_envs):
         return self.policy.initial_memory(num_envs)
@@ -124,7 +125,7 @@ def mixer_view(algo, env: str, env_kwargs: dict, episodes: int, seed: int) -> di
         obs, state = to_tensor(step.obs, algo.device), to_tensor(step.state, algo.device).float()
         with torch.no_grad():
             q, next_memory = algo.q_values(obs, memory)                             # [1, N, A]
-        valid = open_masks(to_tensor(step.action_mask, algo.device))
+        valid = open_masks(to_tensor(algo.joint.mask(step.action_mask), algo.device))  # joint for factorised actions
         q = q.masked_fill(~valid, -torch.inf)
         action = q.argmax(-1)                                                      # [1, N]
         live = to_tensor(step.alive, algo.device).float()
@@ -135,7 +136,7 @@ def mixer_view(algo, env: str, env_kwargs: dict, episodes: int, seed: int) -> di
         total = float(contribution.sum())
         grads.append(to_numpy(grad[0]))
         shares.append(to_numpy(contribution) / total if abs(total) > 1e-8 else np.zeros(len(contribution)))
-        step = envs.step(to_numpy(action))
+        step = envs.step(algo.joint.components(to_numpy(action)))
         memory = algo.reset_memory(next_memory, step.episode_end)
         done += int(step.episode_end.sum())
     envs.close()

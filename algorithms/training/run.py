@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from algorithms.errors import EnvError, MARLError
+from algorithms.errors import EnvError, EnvOutputError, MARLError
 from algorithms.base import Algorithm, config_to_dict
 from algorithms.core.run_dir import (CHECKPOINT, PREVIOUS_CHECKPOINT, RunSpec, latest_checkpoint,
                                      require_checkpoint)
@@ -183,7 +183,8 @@ class Trainer:
             err.message += f" (training had taken {self.algo.env_steps:,} env steps)"
             err.hint = ((f"the last checkpoint ({saved[0]}) is kept: `marl train --resume {self.run_dir}` continues "
                          "from it") if saved else "no checkpoint had been written yet") + \
-                "; `marl --debug ...` shows the env's traceback"
+                ("; nothing was trained on the bad output: fix the env so that it returns what its spaces declare"
+                 if isinstance(err, EnvOutputError) else "; `marl --debug ...` shows the env's traceback")
             raise
         finally:
             logger.close()
