@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from algorithms.base import (AlgorithmConfig, require_choice, require_non_negative, require_positive,
                              require_unit_interval)
 from algorithms.core.networks import ACTIVATIONS, CONV_ENCODER
+from algorithms.errors import MARLError
 
 MIXERS = ("none", "vdn", "qmix", "qplex")
+SCHEDULES = ("replay", "parallel")
 
 
 @dataclass
@@ -22,8 +24,17 @@ class ValueDecompositionConfig(AlgorithmConfig):
 
     mixer: str = "qmix"
     """How utilities combine: none (IQL, each agent its own reward), vdn (sum), qmix (monotonic), qplex (duplex dueling)."""
+    schedule: str = "replay"
+    """replay: EPyMARL's schedule, episodes in a replay buffer, a target network, `batch_size`-episode gradient
+    steps. parallel: PQN (Gallici et al. 2024), each collection's transitions from every copy trained on for
+    `epochs` passes of `minibatches` steps, TD(lambda) targets over the rollout from the network as it was when
+    collection ended, then dropped (no replay, no target network). Measured in docs/defaults.md."""
     rollout_steps: int = 25
     """Steps taken on every env copy between updates."""
+    epochs: int = 4
+    """parallel: passes over each collection's transitions."""
+    minibatches: int = 16
+    """parallel: gradient steps per pass (each on 1/minibatches of the collection's transitions)."""
     updates_per_iteration: int = 0
     """Gradient steps after each collection (each on `batch_size` episodes). 0: one per episode (or
     `max_episode_len` chunk) stored by that collection, EPyMARL's schedule whatever the copy count."""
@@ -41,6 +52,8 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """Hidden layers of the agent MLP (before the optional GRU)."""
     activation: str = "relu"
     """Hidden-layer activation of the agent network: relu or tanh."""
+    layer_norm: bool = False
+    """A LayerNorm after every hidden layer of the agent network (PQN's regulariser in place of a target network)."""
     conv_encoder: str = "auto"
     """Image observations: auto (a CNN before the MLP when images are at least 16 pixels a side), on, or off."""
     recurrent: bool = False
@@ -64,7 +77,8 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """Discount factor. Deviation (EPyMARL: 0.99): on simple_spread QMIX held -21.7 per agent at 200k env steps
     with 0.95 against -23.5 with 0.99 (3 seeds, docs/defaults.md)."""
     td_lambda: float = 0.0
-    """0: one-step TD targets; in (0, 1]: TD(lambda) returns over the stored episode."""
+    """0: one-step TD targets; in (0, 1]: TD(lambda) returns over the stored episode (replay) or the rollout
+    (parallel)."""
     double_q: bool = True
     """Pick next actions with the online network, evaluate them with the target network (van Hasselt et al. 2016)."""
     target_update_interval: int = 200
@@ -88,12 +102,16 @@ class ValueDecompositionConfig(AlgorithmConfig):
     run to a time limit and bootstrap (MPE) it changes no greedy action. A/B on LBF: docs/defaults.md."""
 
     def validate(self) -> None:
-        require_positive(self, "rollout_steps", "batch_size", "buffer_size",
+        require_positive(self, "rollout_steps", "epochs", "minibatches", "batch_size", "buffer_size",
                          "max_episode_len", "hidden_size", "layers", "mixing_embed", "hypernet_hidden",
                          "qplex_heads", "lr", "target_update_interval", "max_grad_norm")
         require_choice(self, "activation", ACTIVATIONS)
         require_choice(self, "conv_encoder", CONV_ENCODER)
         require_choice(self, "mixer", MIXERS)
+        require_choice(self, "schedule", SCHEDULES)
+        if self.schedule == "parallel" and self.recurrent:
+            raise MARLError("bad-config-value", "recurrent=true needs schedule=replay: the parallel schedule trains "
+                            "on shuffled single transitions, which carry no GRU state")
         require_unit_interval(self, "gamma", "td_lambda", "tau", "epsilon_start", "epsilon_finish")
         require_non_negative(self, "recency_half_life", "epsilon_anneal_steps", "updates_per_iteration")
 

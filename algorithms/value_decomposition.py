@@ -1,11 +1,14 @@
-"""IQL, VDN, QMIX and QPLEX: one off-policy Q-learner over episodes, the mixer chosen by the config.
+"""IQL, VDN, QMIX and QPLEX: one Q-learner, the mixer chosen by the config, on one of two schedules.
 
 Tan 1993 / Tampuu et al. 2017 (IQL: no mixer, each agent learns from its own reward);
 Sunehag et al. 2018 (VDN: Q_tot = sum of utilities); Rashid et al. 2018 (QMIX: monotonic mixing network
 conditioned on the state); Wang et al. 2021 (QPLEX: duplex dueling, full IGM class). Mixers: core/mixers.py.
+Schedules: `replay` (the default; EPyMARL's: episodes in a replay buffer, a target network) and `parallel`
+(PQN, Gallici et al. 2024: many copies, TD(lambda) over each fresh rollout, a few epochs of minibatches, no replay
+and no target network; with `layer_norm`). Measured against each other in docs/defaults.md.
 Read top to bottom (the configs: value_config.py): the agent network, acting (epsilon-greedy), collecting
-episodes into replay, the TD update (double Q-learning, target networks, optional TD(lambda)), the training
-loop, saving.
+(into replay, or the rollout), the replay TD update (double Q-learning, target networks, optional TD(lambda)),
+the parallel update, the training loop, saving.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Algorithm, Callback
@@ -22,7 +24,7 @@ from algorithms.core.action_spaces import JointActions
 from algorithms.core.distributions import open_masks
 from algorithms.core.memory import require_fits
 from algorithms.core.metrics import episode_metrics
-from algorithms.core.mixers import make_mixer
+from algorithms.core.mixers import make_mixer, team_done, team_value
 from algorithms.core.networks import AgentLinear, ImageLayout, Torso, image_layout
 from algorithms.core.normalization import RunningStd
 from algorithms.core.replay import EpisodeBuilder, EpisodeReplay
@@ -41,6 +43,7 @@ __all__ = ["ValueDecomposition", "ValueDecompositionConfig", "QMIXConfig", "QPLE
 
 REPLAY_HINT = ("lower --set buffer_size (or max_episode_len), or make observations smaller "
                "(--env-kwarg obs_resize=HxW for images)")
+ROLLOUT_HINT = "lower --num-envs or --set rollout_steps, or make observations smaller (--env-kwarg obs_resize=HxW)"
 
 
 class AgentQNet(nn.Module):
@@ -49,7 +52,7 @@ class AgentQNet(nn.Module):
         super().__init__()
         per_agent = None if cfg.share_parameters else n_agents
         self.torso = Torso(in_features, cfg.hidden_size, cfg.layers, per_agent, cfg.recurrent, cfg.activation,
-                           image=image)
+                           cfg.layer_norm, image=image)
         self.head = AgentLinear(cfg.hidden_size, n_actions, per_agent, gain=1.0)
 
 
@@ -62,8 +65,13 @@ class ValueDecomposition(Algorithm):
         # Episode lengths are unknown until episodes end: refuse now only what cannot fit even with one-step
         # episodes (and the episode being built on each copy); the stored episodes are projected as they come.
         per_step = n * info.obs_dim * np.dtype(info.obs_dtype).itemsize + 4 * (info.state_dim + 2 * n)
-        require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
-                     (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
+        self.parallel = cfg.schedule == "parallel"
+        if self.parallel:  # each step's observation and the next (or final) one, on every copy
+            require_fits(f"a {cfg.rollout_steps}-step rollout on {envs.num_envs:,} copies",
+                         2 * cfg.rollout_steps * envs.num_envs * per_step, ROLLOUT_HINT)
+        else:
+            require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
+                         (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
         self.next_memory_check = 1
         # Factorised (MultiDiscrete) actions become one Discrete over their combinations: utilities, masks and
         # replay hold joint indices; act() hands the env its component values.
@@ -85,6 +93,7 @@ class ValueDecomposition(Algorithm):
         self.memory: Any = None
         self.updates = 0  # gradient steps taken
         self.stored = 0   # episodes stored by the latest collection (sets the update count by default)
+        self.rollout: list[dict[str, np.ndarray]] = []  # parallel: the latest collection's transitions
 
     def uses_state(self) -> bool:  # VDN's sum and IQL read no state
         return self.config.mixer in ("qmix", "qplex")
@@ -154,6 +163,7 @@ class ValueDecomposition(Algorithm):
         self.last = first
         self.memory = self.initial_memory(self.envs.num_envs)
         self.builder = EpisodeBuilder(self.envs.num_envs, self.config.max_episode_len)
+        self.rollout = []
 
     def has_env_position(self) -> bool:
         return self.last is not None
@@ -169,24 +179,19 @@ class ValueDecomposition(Algorithm):
             step = self.last
             actions, self.memory = self.act_joint(step, self.memory, deterministic=False)
             nxt = self.envs.step(self.joint.components(actions))
-            self.builder.add({"obs": step.obs, "state": step.state, "mask": self.joint.mask(step.action_mask),
-                              "alive": step.alive, "active": step.active},
-                             {"action": actions, "reward": nxt.reward, "terminated": nxt.terminated})
+            now = {"obs": step.obs, "state": step.state, "mask": self.joint.mask(step.action_mask),
+                   "alive": step.alive, "active": step.active}
+            taken = {"action": actions, "reward": nxt.reward, "terminated": nxt.terminated}
             self.reward_std.update(nxt.reward)
-            close = nxt.episode_end | self.builder.full()
-            if close.any():
-                ended = nxt.episode_end
-                # Ended copies: the final observation (its mask is unknown: every real action is open there,
-                # padded ones stay closed; no action follows a terminal one). Chunked ones: the next row.
-                # Who is still in at the final observation: those in at the last step that did not terminate
-                # on it (an agent that left earlier stays out: it is not `terminated` again at the end).
-                still_in = step.alive & ~nxt.terminated
-                after = {"obs": np.where(ended[:, None, None], nxt.final_obs, nxt.obs),
-                         "state": np.where(ended[:, None], nxt.final_state, nxt.state),
-                         "mask": np.where(ended[:, None, None], self.joint.real, self.joint.mask(nxt.action_mask)),
-                         "alive": np.where(ended[:, None], still_in, nxt.alive),
-                         "active": np.where(ended[:, None], still_in, nxt.active)}
-                for episode in self.builder.finish(close, after):
+            close = nxt.episode_end | (False if self.parallel else self.builder.full())
+            if self.parallel:  # every transition carries its next row: shuffled transitions bootstrap alone
+                after = self._after(step, nxt, nxt.episode_end)
+                self.rollout.append({**now, **taken, "cut": nxt.episode_end,
+                                     **{f"next_{k}": v for k, v in after.items()}})
+            else:
+                self.builder.add(now, taken)
+            if close.any() and not self.parallel:
+                for episode in self.builder.finish(close, self._after(step, nxt, nxt.episode_end)):
                     self.replay.add(episode)
                     self.stored += 1
                 self._check_replay_memory()
@@ -196,6 +201,18 @@ class ValueDecomposition(Algorithm):
         self.env_steps += self.config.rollout_steps * self.envs.num_envs
         self.episodes += len(finished)
         return finished
+
+    def _after(self, step: Step, nxt: Step, ended: np.ndarray) -> dict[str, np.ndarray]:
+        """The row after `step`. Ended copies: the final observation (its mask is unknown: every real action is
+        open there, padded ones stay closed; no action follows a terminal one). Others: the next row. Who is
+        still in at the final observation: those in at the last step that did not terminate on it (an agent
+        that left earlier stays out: it is not `terminated` again at the end)."""
+        still_in = step.alive & ~nxt.terminated
+        return {"obs": np.where(ended[:, None, None], nxt.final_obs, nxt.obs),
+                "state": np.where(ended[:, None], nxt.final_state, nxt.state),
+                "mask": np.where(ended[:, None, None], self.joint.real, self.joint.mask(nxt.action_mask)),
+                "alive": np.where(ended[:, None], still_in, nxt.alive),
+                "active": np.where(ended[:, None], still_in, nxt.active)}
 
     def _check_replay_memory(self) -> None:
         """Whether `buffer_size` episodes like those stored so far fit in memory: checked at the first stored episode
@@ -222,43 +239,87 @@ class ValueDecomposition(Algorithm):
             chooser = q.detach() if cfg.double_q else target_q
             next_action = chooser[1:].masked_fill(~valid[1:], -torch.inf).argmax(-1)       # [T, B, N]
             next_q = target_q[1:].gather(-1, next_action.unsqueeze(-1)).squeeze(-1)       # [T, B, N]
-        reward = batch["reward"]
-        if cfg.standardise_rewards:  # as EPyMARL: a constant shift only matters where episode lengths vary
-            reward = (reward - self.reward_std.mean if cfg.reward_mean_shift else reward) / self.reward_std.std
-        terminated = batch["terminated"]                                      # [T, B, N]
+        reward, terminated = self._scaled(batch["reward"]), batch["terminated"]  # [T, B, N]
         if self.mixer is None:
             target = lambda_returns(reward, terminated, next_q, filled.unsqueeze(-1), cfg.gamma, cfg.td_lambda)
             return q_taken - target, filled.unsqueeze(-1) & batch["active"][:-1]
-        n_actions = q.shape[-1]
-        # Agents not in the episode (dead, or not arrived yet) contribute nothing to the team's value.
         live = batch["alive"].float()                                         # [T+1, B, N]
-        q_max = q[:-1].masked_fill(~valid[:-1], -torch.inf).max(-1).values   # [T, B, N]
-        q_tot = self.mixer(q_taken * live[:-1], state[:-1], q_max * live[:-1],
-                           F.one_hot(action, n_actions) * live[:-1, ..., None])  # [T, B]
+        q_tot = team_value(self.mixer, q[:-1], action, valid[:-1], live[:-1], state[:-1])  # [T, B]
         with torch.no_grad():
-            next_max = target_q[1:].masked_fill(~valid[1:], -torch.inf).max(-1).values
-            next_tot = self.target_mixer(next_q * live[1:], state[1:], next_max * live[1:],
-                                         F.one_hot(next_action, n_actions) * live[1:, ..., None])
-            # The team's reward is the agents' mean (their common reward in fully cooperative games); the
-            # team's episode terminates when every agent still in it has terminated.
-            team_done = (terminated | ~batch["alive"][:-1]).all(-1) & terminated.any(-1)
-            target = lambda_returns(reward.mean(-1), team_done, next_tot, filled, cfg.gamma, cfg.td_lambda)
+            next_tot = team_value(self.target_mixer, target_q[1:], next_action, valid[1:], live[1:], state[1:])
+            target = lambda_returns(reward.mean(-1), team_done(terminated, batch["alive"][:-1]), next_tot,
+                                    filled, cfg.gamma, cfg.td_lambda)
         return q_tot - target, filled
+
+    def _scaled(self, reward: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        if not cfg.standardise_rewards:
+            return reward
+        # As EPyMARL: a constant shift only matters where episode lengths vary.
+        return (reward - self.reward_std.mean if cfg.reward_mean_shift else reward) / self.reward_std.std
+
+    # ------------------------------------------------------------------ the parallel schedule (PQN)
+
+    @torch.no_grad()
+    def _rollout_targets(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """TD(lambda) targets [T, K] (IQL: [T, K, N]) over the rollout from the network as it is now: each step
+        bootstraps from its next (or final) row, and a lambda-chain runs on only within an episode."""
+        cfg = self.config
+        next_q, _ = self.q_values(b["next_obs"], None)                        # [T, K, N, A]
+        next_valid = open_masks(b["next_mask"])
+        next_action = next_q.masked_fill(~next_valid, -torch.inf).argmax(-1)  # [T, K, N]
+        reward, terminated = self._scaled(b["reward"]), b["terminated"]
+        chained = torch.cat([torch.ones_like(b["cut"][:1]), ~b["cut"][:-1]])  # step t+1 continues step t's episode
+        if self.mixer is None:
+            value = next_q.gather(-1, next_action.unsqueeze(-1)).squeeze(-1)
+            return lambda_returns(reward, terminated, value, chained.unsqueeze(-1), cfg.gamma, cfg.td_lambda)
+        value = team_value(self.mixer, next_q, next_action, next_valid, b["next_alive"].float(),
+                                 b["next_state"].float())
+        return lambda_returns(reward.mean(-1), team_done(terminated, b["alive"]), value, chained, cfg.gamma,
+                              cfg.td_lambda)
+
+    def _parallel_update(self) -> list[dict[str, float]]:
+        """`epochs` shuffled passes of `minibatches` gradient steps over the latest collection, then drop it."""
+        cfg = self.config
+        b = {k: to_tensor(np.stack([row[k] for row in self.rollout]), self.device) for k in self.rollout[0]}
+        self.rollout = []
+        b["action"] = b["action"].long()
+        target = self._rollout_targets(b).flatten(0, 1)
+        flat = {k: b[k].flatten(0, 1) for k in ("obs", "state", "mask", "alive", "active", "action")}
+        total, stats = target.shape[0], []
+        size = -(-total // cfg.minibatches)
+        for _ in range(cfg.epochs):
+            order = torch.randperm(total, device=self.device)
+            for start in range(0, total, size):
+                idx = order[start:start + size]
+                q, _ = self.q_values(flat["obs"][idx], None)                  # [B, N, A]
+                if self.mixer is None:
+                    pred = q.gather(-1, flat["action"][idx].unsqueeze(-1)).squeeze(-1)
+                    weight = flat["active"][idx].float()
+                else:
+                    pred = team_value(self.mixer, q, flat["action"][idx], open_masks(flat["mask"][idx]),
+                                            flat["alive"][idx].float(), flat["state"][idx].float())
+                    weight = torch.ones_like(pred)
+                stats.append(self._gradient_step(pred - target[idx], weight))
+        return stats
 
     def _train_step(self, sample: dict[str, np.ndarray]) -> dict[str, float]:
         batch = {k: to_tensor(v, self.device).transpose(0, 1) for k, v in sample.items()}
         batch["action"] = batch["action"].long()
         errors, weight = self.td_errors(batch)
-        weight = weight.float()
+        stats = self._gradient_step(errors, weight.float())
+        self._update_targets()
+        return stats
+
+    def _gradient_step(self, errors: torch.Tensor, weight: torch.Tensor) -> dict[str, float]:
         loss = (errors.pow(2) * weight).sum() / weight.sum().clamp(min=1.0)
         self.opt.zero_grad()
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
         self.opt.step()
         self.updates += 1
-        self._update_targets()
-        return {"td": loss.item(), "abs_td_error": float((errors.detach().abs() * weight).sum() / weight.sum()),
-                "grad_norm": float(grad_norm)}
+        return {"td": loss.item(), "abs_td_error": float((errors.detach().abs() * weight).sum()
+                                                         / weight.sum().clamp(min=1.0)), "grad_norm": float(grad_norm)}
 
     @torch.no_grad()
     def _update_targets(self) -> None:
@@ -274,10 +335,15 @@ class ValueDecomposition(Algorithm):
 
     def update(self) -> dict[str, float]:
         stats: dict[str, list[float]] = {"td": [], "abs_td_error": [], "grad_norm": []}
-        if len(self.replay) >= self.config.batch_size:
-            for _ in range(self.config.updates_per_iteration or self.stored):
-                for key, value in self._train_step(self.replay.sample(self.config.batch_size)).items():
-                    stats[key].append(value)
+        steps: list[dict[str, float]] = []
+        if self.parallel and self.rollout:
+            steps = self._parallel_update()
+        elif not self.parallel and len(self.replay) >= self.config.batch_size:
+            steps = [self._train_step(self.replay.sample(self.config.batch_size))
+                     for _ in range(self.config.updates_per_iteration or self.stored)]
+        for step_stats in steps:
+            for key, value in step_stats.items():
+                stats[key].append(value)
         self.iterations += 1
         return {f"losses/{k}": float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
 

@@ -454,3 +454,40 @@ def test_qplex_agent_weights_are_sigmoids_not_a_softmax_over_agents(n_agents):
     v = mixer.head_weight(state).abs() + 1e-10                                     # [5, H]
     expected = (v.sum(-1, keepdim=True) / 4).expand(-1, n_agents)
     torch.testing.assert_close(mixer.lambdas(state, actions), expected)
+
+
+# --- The parallel (PQN) schedule -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algo_id", ["iql", "vdn", "qmix", "qplex"])
+def test_parallel_schedule_trains_on_each_rollout_once_and_drops_it(algo_id):
+    algo, _ = _algo(algo_id, num_envs=4, schedule="parallel", rollout_steps=5, epochs=2, minibatches=3,
+                    layer_norm=True, td_lambda=0.3)
+    before = [p.detach().clone() for p in algo.agent.parameters()]
+    algo.learn(20)
+    assert algo.updates == 2 * 3, "one collection: epochs x minibatches gradient steps"
+    assert algo.rollout == [] and len(algo.replay) == 0, "the rollout is dropped after its update"
+    assert any(not torch.equal(a, b) for a, b in zip(before, algo.agent.parameters()))
+
+
+def test_parallel_targets_chain_only_within_an_episode():
+    """The lambda-chain stops where an episode ended inside the rollout: that step bootstraps from its own final
+    observation, not from the next episode's first step."""
+    algo, _ = _algo("vdn", num_envs=2, schedule="parallel", rollout_steps=30, td_lambda=1.0, gamma=0.5,
+                    standardise_rewards=False)
+    algo.collect()
+    b = {k: torch.as_tensor(np.stack([row[k] for row in algo.rollout])) for k in algo.rollout[0]}
+    b["action"] = b["action"].long()
+    cut = b["cut"][:, 0]
+    assert cut.any(), "spread episodes are 25 steps: one ends inside a 30-step rollout"
+    end = int(torch.nonzero(cut)[0])
+    with torch.no_grad():
+        target = algo._rollout_targets(b)
+        q, _ = algo.q_values(b["next_obs"][end], None)
+        own = b["reward"][end].mean(-1) + 0.5 * q.max(-1).values.sum(-1)
+    torch.testing.assert_close(target[end], own)
+
+
+def test_parallel_schedule_refuses_a_recurrent_agent():
+    with pytest.raises(MARLError, match="recurrent=true needs schedule=replay"):
+        make_config("qmix", {"schedule": "parallel", "recurrent": "true"})

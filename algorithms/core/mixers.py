@@ -120,3 +120,18 @@ def make_mixer(kind: str, n_agents: int, state_dim: int, n_actions: int, embed: 
     else:
         raise ValueError(f"unknown mixer '{kind}'")
     return StateNormalised(mixer, state_dim) if state_norm and state_dim > 1 else mixer
+
+
+def team_value(mixer: nn.Module, q: torch.Tensor, action: torch.Tensor, valid: torch.Tensor, live: torch.Tensor,
+               state: torch.Tensor) -> torch.Tensor:
+    """Q_tot [...] of utilities q [..., N, A] at actions [..., N] (valid [..., N, A]: the open actions). Agents
+    not in the episode (dead, or not arrived yet: live [..., N] = 0) contribute nothing to the team's value."""
+    q_at = q.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+    q_max = q.masked_fill(~valid, -torch.inf).max(-1).values
+    return mixer(q_at * live, state, q_max * live, F.one_hot(action, q.shape[-1]) * live[..., None])
+
+
+def team_done(terminated: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+    """Whether the team's episode terminated at each step [...] (terminated, alive [..., N]): when every agent
+    still in it has terminated. (The team's reward is the agents' mean, their common reward in cooperative games.)"""
+    return (terminated | ~alive).all(-1) & terminated.any(-1)
