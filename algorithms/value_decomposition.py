@@ -183,18 +183,18 @@ class ValueDecomposition(Algorithm):
                    "alive": step.alive, "active": step.active}
             taken = {"action": actions, "reward": nxt.reward, "terminated": nxt.terminated}
             self.reward_std.update(nxt.reward)
-            close = nxt.episode_end | (False if self.parallel else self.builder.full())
             if self.parallel:  # every transition carries its next row: shuffled transitions bootstrap alone
                 after = self._after(step, nxt, nxt.episode_end)
                 self.rollout.append({**now, **taken, "cut": nxt.episode_end,
                                      **{f"next_{k}": v for k, v in after.items()}})
             else:
                 self.builder.add(now, taken)
-            if close.any() and not self.parallel:
-                for episode in self.builder.finish(close, self._after(step, nxt, nxt.episode_end)):
-                    self.replay.add(episode)
-                    self.stored += 1
-                self._check_replay_memory()
+                close = nxt.episode_end | self.builder.full()
+                if close.any():
+                    for episode in self.builder.finish(close, self._after(step, nxt, nxt.episode_end)):
+                        self.replay.add(episode)
+                        self.stored += 1
+                    self._check_replay_memory()
             self.memory = self.reset_memory(self.memory, nxt.episode_end)
             self.last = nxt
             finished += nxt.finished
@@ -274,7 +274,7 @@ class ValueDecomposition(Algorithm):
             value = next_q.gather(-1, next_action.unsqueeze(-1)).squeeze(-1)
             return lambda_returns(reward, terminated, value, chained.unsqueeze(-1), cfg.gamma, cfg.td_lambda)
         value = team_value(self.mixer, next_q, next_action, next_valid, b["next_alive"].float(),
-                                 b["next_state"].float())
+                           b["next_state"].float())
         return lambda_returns(reward.mean(-1), team_done(terminated, b["alive"]), value, chained, cfg.gamma,
                               cfg.td_lambda)
 
@@ -298,7 +298,7 @@ class ValueDecomposition(Algorithm):
                     weight = flat["active"][idx].float()
                 else:
                     pred = team_value(self.mixer, q, flat["action"][idx], open_masks(flat["mask"][idx]),
-                                            flat["alive"][idx].float(), flat["state"][idx].float())
+                                      flat["alive"][idx].float(), flat["state"][idx].float())
                     weight = torch.ones_like(pred)
                 stats.append(self._gradient_step(pred - target[idx], weight))
         return stats
