@@ -10,25 +10,28 @@ from algorithms.core.networks import ACTIVATIONS, CONV_ENCODER
 from algorithms.errors import MARLError
 
 MIXERS = ("none", "vdn", "qmix", "qplex")
-SCHEDULES = ("replay", "parallel")
+SCHEDULES = ("parallel", "replay")
 
 
 @dataclass
 class ValueDecompositionConfig(AlgorithmConfig):
-    """Defaults follow EPyMARL's QMIX settings (Papoudakis et al. 2021) unless a field says otherwise."""
+    """Defaults: PQN's parallel schedule with JaxMARL's PQN-VDN settings for MPE (Gallici et al. 2024), chosen by
+    measurement on simple_spread and LBF (docs/defaults.md); `--config examples/value_replay.yaml` restores the
+    replay recipe (EPyMARL's QMIX settings, Papoudakis et al. 2021, with the deviations measured there)."""
 
     action_spaces = frozenset({"discrete", "multi_discrete"})  # factorised: flattened (core/action_spaces.py)
     reward_settings = frozenset({"cooperative"})
     policy_type = "off-policy"
     needs_state = True
+    default_num_envs = (128, 64)  # the parallel schedule learns from many copies at once (docs/defaults.md)
 
     mixer: str = "qmix"
     """How utilities combine: none (IQL, each agent its own reward), vdn (sum), qmix (monotonic), qplex (duplex dueling)."""
-    schedule: str = "replay"
-    """replay: EPyMARL's schedule, episodes in a replay buffer, a target network, `batch_size`-episode gradient
-    steps. parallel: PQN (Gallici et al. 2024), each collection's transitions from every copy trained on for
-    `epochs` passes of `minibatches` steps, TD(lambda) targets over the rollout from the network as it was when
-    collection ended, then dropped (no replay, no target network). Measured in docs/defaults.md."""
+    schedule: str = "parallel"
+    """parallel: PQN (Gallici et al. 2024), each collection's transitions from every copy trained on for `epochs`
+    passes of `minibatches` steps, TD(lambda) targets over the rollout from the network as it was when collection
+    ended, then dropped (no replay, no target network). replay: EPyMARL's schedule, episodes in a replay buffer, a
+    target network, `batch_size`-episode gradient steps. Measured in docs/defaults.md."""
     rollout_steps: int = 25
     """Steps taken on every env copy between updates."""
     epochs: int = 4
@@ -36,23 +39,23 @@ class ValueDecompositionConfig(AlgorithmConfig):
     minibatches: int = 16
     """parallel: gradient steps per pass (each on 1/minibatches of the collection's transitions)."""
     updates_per_iteration: int = 0
-    """Gradient steps after each collection (each on `batch_size` episodes). 0: one per episode (or
+    """replay: gradient steps after each collection (each on `batch_size` episodes). 0: one per episode (or
     `max_episode_len` chunk) stored by that collection, EPyMARL's schedule whatever the copy count."""
     batch_size: int = 32
-    """Episodes per gradient step; updates start once the buffer holds this many."""
+    """replay: episodes per gradient step; updates start once the buffer holds this many."""
     buffer_size: int = 5000
-    """Episodes kept in replay; the oldest is evicted first."""
+    """replay: episodes kept in replay; the oldest is evicted first."""
     recency_half_life: float = 0.0
-    """0: uniform replay (default). Else an episode's sampling weight halves every this many newer episodes."""
+    """replay: 0 samples uniformly (default); else an episode's sampling weight halves every this many newer ones."""
     max_episode_len: int = 200
-    """Longer (or endless) episodes are stored as chunks of this many steps."""
-    hidden_size: int = 64
-    """Width of the agent network's hidden layers (EPyMARL: 64)."""
+    """replay: longer (or endless) episodes are stored as chunks of this many steps."""
+    hidden_size: int = 256
+    """Width of the agent network's hidden layers (JaxMARL's PQN-VDN: 256; EPyMARL: 64)."""
     layers: int = 2
     """Hidden layers of the agent MLP (before the optional GRU)."""
     activation: str = "relu"
     """Hidden-layer activation of the agent network: relu or tanh."""
-    layer_norm: bool = False
+    layer_norm: bool = True
     """A LayerNorm after every hidden layer of the agent network (PQN's regulariser in place of a target network)."""
     conv_encoder: str = "auto"
     """Image observations: auto (a CNN before the MLP when images are at least 16 pixels a side), on, or off."""
@@ -72,27 +75,26 @@ class ValueDecompositionConfig(AlgorithmConfig):
     """QMIX and QPLEX: read the state through a LayerNorm before the hypernetworks, as MAPPO's critic reads its
     inputs (not for a one-feature state, which it would make constant). Off here, as in the papers and EPyMARL."""
     lr: float = 5e-4
-    """Adam learning rate."""
-    gamma: float = 0.95
-    """Discount factor. Deviation (EPyMARL: 0.99): on simple_spread QMIX held -21.7 per agent at 200k env steps
-    with 0.95 against -23.5 with 0.99 (3 seeds, docs/defaults.md)."""
-    td_lambda: float = 0.0
+    """Adam learning rate (EPyMARL and JaxMARL's PQN-VDN: 5e-4)."""
+    gamma: float = 0.9
+    """Discount factor (JaxMARL's PQN-VDN on MPE: 0.9; EPyMARL: 0.99; the replay recipe: 0.95, docs/defaults.md)."""
+    td_lambda: float = 0.3
     """0: one-step TD targets; in (0, 1]: TD(lambda) returns over the stored episode (replay) or the rollout
     (parallel)."""
     double_q: bool = True
     """Pick next actions with the online network, evaluate them with the target network (van Hasselt et al. 2016)."""
     target_update_interval: int = 200
-    """Copy the online networks into the targets every this many gradient steps (when tau = 0)."""
+    """replay: copy the online networks into the targets every this many gradient steps (when tau = 0)."""
     tau: float = 0.0
-    """If > 0, soft target updates target += tau (online - target) after every gradient step instead."""
+    """replay: if > 0, soft target updates target += tau (online - target) after every gradient step instead."""
     epsilon_start: float = 1.0
     """Exploration rate at the start of training (epsilon-greedy)."""
-    epsilon_finish: float = 0.05
-    """Exploration rate after annealing."""
-    epsilon_anneal_steps: int = 50_000
+    epsilon_finish: float = 0.1
+    """Exploration rate after annealing (JaxMARL's PQN-VDN: 0.1; EPyMARL: 0.05)."""
+    epsilon_anneal_steps: int = 200_000
     """Env steps (summed over copies) over which epsilon falls linearly from start to finish."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip (JaxMARL's PQN-VDN: 1; EPyMARL: 10)."""
     standardise_rewards: bool = True
     """Standardise rewards with their running mean and standard deviation before computing targets (EPyMARL's MPE
     setting). On simple_spread QMIX at 100k env steps: -21.0 per agent with it, -25.0 without (docs/defaults.md)."""
@@ -118,13 +120,10 @@ class ValueDecompositionConfig(AlgorithmConfig):
 
 @dataclass
 class QMIXConfig(ValueDecompositionConfig):
-    """QMIX: the base defaults, but slower target refreshes and a larger learning rate."""
+    """QMIX: the base defaults, with a LayerNorm on the state and (replay schedule) slower target refreshes."""
 
-    lr: float = 1e-3
-    """Adam learning rate. Deviation (EPyMARL: 5e-4): with the slow target refreshes below, 1e-3 reaches -11.03
-    per agent on simple_spread at 2M env steps against -13.26 with 5e-4 (3 seeds each; docs/defaults.md)."""
     target_update_interval: int = 1000
-    """Copy the online networks into the targets every this many gradient steps (when tau = 0). Deviation
+    """replay: copy the online networks into the targets every this many gradient steps (when tau = 0). Deviation
     (EPyMARL: 200): with 200 QMIX's TD loss climbs and the policy drifts back to -24 per agent on simple_spread
     by 1.2M env steps; with 1000 the mixer and its target stop feeding each other and it keeps improving
     (-15.95 at 1M, -13.26 at 2M, 3 seeds; docs/defaults.md). It starts slower (-22.9 against -20.4 at 100k)."""

@@ -66,9 +66,9 @@ class ValueDecomposition(Algorithm):
         # episodes (and the episode being built on each copy); the stored episodes are projected as they come.
         per_step = n * info.obs_dim * np.dtype(info.obs_dtype).itemsize + 4 * (info.state_dim + 2 * n)
         self.parallel = cfg.schedule == "parallel"
-        if self.parallel:  # each step's observation and the next (or final) one, on every copy
-            require_fits(f"a {cfg.rollout_steps}-step rollout on {envs.num_envs:,} copies",
-                         2 * cfg.rollout_steps * envs.num_envs * per_step, ROLLOUT_HINT)
+        if self.parallel:  # each step's row and the next (or final) one on every copy, and the update's stacked
+            require_fits(f"a {cfg.rollout_steps}-step rollout on {envs.num_envs:,} copies",  # copy of one of them
+                         3 * cfg.rollout_steps * envs.num_envs * per_step, ROLLOUT_HINT)
         else:
             require_fits(f"{cfg.buffer_size:,} episodes in replay", (cfg.buffer_size * 2 + envs.num_envs *
                          (cfg.max_episode_len + 1)) * per_step, REPLAY_HINT)
@@ -281,7 +281,9 @@ class ValueDecomposition(Algorithm):
     def _parallel_update(self) -> list[dict[str, float]]:
         """`epochs` shuffled passes of `minibatches` gradient steps over the latest collection, then drop it."""
         cfg = self.config
-        b = {k: to_tensor(np.stack([row[k] for row in self.rollout]), self.device) for k in self.rollout[0]}
+        # Stacked one field at a time, each dropped from the rows once stacked: a rollout of images is held about
+        # once, not twice.
+        b = {k: to_tensor(np.stack([row.pop(k) for row in self.rollout]), self.device) for k in list(self.rollout[0])}
         self.rollout = []
         b["action"] = b["action"].long()
         target = self._rollout_targets(b).flatten(0, 1)

@@ -28,7 +28,7 @@ MASKED = "tests.fixtures.action_space_envs:masked_env"
 HUGE = "tests.fixtures.action_space_envs:huge_env"
 FAST = {"mappo": {"lr": 3e-3, "rollout_steps": 16, "epochs": 4}, "ippo": {"lr": 3e-3, "rollout_steps": 16, "epochs": 4},
         "maddpg": {"learning_starts": 200, "batch_size": 64, "train_every": 8},
-        "vdn": {"batch_size": 8}, "qmix": {"batch_size": 8}}
+        "vdn": {"batch_size": 8, "schedule": "replay"}, "qmix": {"batch_size": 8, "schedule": "replay"}}
 
 
 def _greedy_reward(algo, env_id: str, env_kwargs: dict | None = None) -> float:

@@ -138,7 +138,7 @@ def test_the_smallest_spec_runs_skips_when_rerun_and_resumes_an_interrupted_tria
 
 def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
     data = {**SMALLEST, "algorithms": ["vdn"],
-            "envs": ["matrix:climbing", {"env": "tests.fixtures.envs:raising_env", "env_kwargs": {"fail_at": 40},
+            "envs": ["matrix:climbing", {"env": "tests.fixtures.envs:raising_env", "env_kwargs": {"fail_at": 10},
                                          "name": "raising"}]}
     result = bench(tmp_path, write_spec(tmp_path, data))
     assert result.exit_code == 0, result.output

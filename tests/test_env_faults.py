@@ -102,7 +102,7 @@ def test_a_dead_agents_actions_do_not_change_the_team_value(algo_id):
 
     from algorithms.core.tensors import to_tensor
 
-    algo = _train(algo_id, "tests.fixtures.envs:early_exit_env", steps=200, batch_size=4)
+    algo = _train(algo_id, "tests.fixtures.envs:early_exit_env", steps=200, batch_size=4, schedule="replay")
     sample = algo.replay.sample(4)
     batch = {k: to_tensor(v, algo.device).transpose(0, 1) for k, v in sample.items()}
     batch["action"] = batch["action"].long()

@@ -87,7 +87,7 @@ def test_uint8_pixels_stay_uint8_until_the_network():
     step = envs.reset(seed=0)
     assert step.obs.dtype == np.uint8 and step.obs.max() == 255
     assert make_vec_env("mpe2:simple_spread_v3", {}, 1).reset(seed=0).obs.dtype == np.float32
-    algo = algorithms.make("qmix", SIDE, num_envs=2, seed=0, batch_size=2)
+    algo = algorithms.make("qmix", SIDE, num_envs=2, seed=0, batch_size=2, schedule="replay")
     algo.learn(64)
     assert algo.replay.sample(2)["obs"].dtype == np.uint8  # the replay holds a quarter of float32's bytes
 
@@ -104,11 +104,11 @@ def test_every_algorithm_trains_on_images_or_refuses_clearly(algo_id):
     assert np.asarray(actions).shape[:2] == (2, 2)
 
 
-@pytest.mark.parametrize("algo_id", ["maddpg", "qmix"])
-def test_buffers_that_cannot_fit_in_memory_are_refused_up_front(algo_id):
+@pytest.mark.parametrize("algo_id, settings", [("maddpg", {}), ("qmix", {"schedule": "replay"})])
+def test_buffers_that_cannot_fit_in_memory_are_refused_up_front(algo_id, settings):
     pytest.importorskip("pymunk")  # pettingzoo[butterfly]: pistonball_v6 needs it
     # pistonball_v6 unresized: 20 agents x 457 x 120 x 3 pixels; a default-sized replay would need terabytes.
     with pytest.raises(MARLError) as caught:
         algorithms.make(algo_id, "pettingzoo.butterfly:pistonball_v6", env_kwargs={"continuous": False},
-                        num_envs=1, seed=0)
+                        num_envs=1, seed=0, **settings)
     assert caught.value.code == "too-large" and "obs_resize" in caught.value.hint

@@ -52,7 +52,7 @@ def test_a_disabled_view_prints_nothing():
 
 def test_piped_train_and_benchmark_report_progress_while_running(tmp_path, monkeypatch):
     monkeypatch.setenv("MARL_PROGRESS_EVERY", "0")
-    train = runner.invoke(app, ["train", "vdn", "--env", "matrix:climbing", "--steps", "1000", "--out",
+    train = runner.invoke(app, ["train", "vdn", "--env", "matrix:climbing", "--steps", "5000", "--out",
                                 str(tmp_path / "run")])
     assert train.exit_code == 0, train.output
     assert sum("env steps" in line and "left" in line for line in train.output.splitlines()) >= 3, train.output

@@ -63,7 +63,7 @@ def test_a_state_normalised_mixer_ignores_the_state_scale_and_stays_monotonic(ki
         assert (grad >= 0).all()
     # A one-feature state would become a constant: it is read as it is.
     assert not hasattr(make_mixer(kind, 3, 1, 4, embed=8, hidden=16, heads=2, state_norm=True), "norm")
-    algo, _ = _algo(kind, mixer_state_norm=True, rollout_steps=25, batch_size=2, updates_per_iteration=1)
+    algo, _ = _algo(kind, schedule="replay", mixer_state_norm=True, rollout_steps=25, batch_size=2, updates_per_iteration=1)
     norm = algo.mixer.norm
     algo.learn(100)
     assert not torch.equal(norm.weight, torch.ones_like(norm.weight))  # the LayerNorm trains with the mixer
@@ -110,7 +110,7 @@ def _batch(algo: ValueDecomposition, envs, episodes: int = 3):
 
 
 def test_iql_loss_of_each_agent_uses_no_other_agents_data():
-    algo, envs = _algo("iql", rollout_steps=25)
+    algo, envs = _algo("iql", schedule="replay", rollout_steps=25)
     batch = _batch(algo, envs)
     errors, weight = algo.td_errors(batch)
     assert errors.shape == weight.shape == batch["reward"].shape  # [T, B, N]: one error per agent
@@ -123,7 +123,7 @@ def test_iql_loss_of_each_agent_uses_no_other_agents_data():
     torch.testing.assert_close(after[..., [0, 2]], errors[..., [0, 2]], rtol=0, atol=0)
     assert not torch.allclose(after[..., 1], errors[..., 1])
     # The mixers, by contrast, couple the agents: the same change moves QMIX's team error.
-    qmix, envs = _algo("qmix", rollout_steps=25)
+    qmix, envs = _algo("qmix", schedule="replay", rollout_steps=25)
     batch = _batch(qmix, envs)
     before, _ = qmix.td_errors(batch)
     changed = {**batch, "reward": batch["reward"].clone()}
@@ -192,7 +192,7 @@ def test_one_step_targets_match_the_general_pass_over_time():
 
 
 def test_truncated_episodes_bootstrap_from_the_final_observation():
-    algo, envs = _algo("qmix", kwargs={**SPREAD_KWARGS, "max_cycles": 5}, rollout_steps=5)
+    algo, envs = _algo("qmix", schedule="replay", kwargs={**SPREAD_KWARGS, "max_cycles": 5}, rollout_steps=5)
     sent, env_step = [], envs.step
     envs.step = lambda actions: sent.append(np.array(actions)) or env_step(actions)
     algo.begin(envs.reset(seed=0))
@@ -214,7 +214,7 @@ def test_truncated_episodes_bootstrap_from_the_final_observation():
 @pytest.mark.parametrize("algo_id", VALUE_BASED)
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_every_variant_trains_and_changes_its_networks(algo_id, recurrent):
-    algo, envs = _algo(algo_id, recurrent=recurrent, rollout_steps=25, batch_size=2, target_update_interval=3,
+    algo, envs = _algo(algo_id, schedule="replay", recurrent=recurrent, rollout_steps=25, batch_size=2, target_update_interval=3,
                        updates_per_iteration=1, recency_half_life=1.0 if recurrent else 0.0, td_lambda=0.5 if recurrent else 0.0)
     before = [p.detach().clone() for p in algo.params]
     seen = []
@@ -227,7 +227,7 @@ def test_every_variant_trains_and_changes_its_networks(algo_id, recurrent):
 
 def test_default_schedule_is_one_update_per_stored_episode():
     """EPyMARL's schedule whatever the copy count: each collection's stored episodes set its gradient steps."""
-    algo, envs = _algo("qmix", rollout_steps=25, batch_size=2)
+    algo, envs = _algo("qmix", schedule="replay", rollout_steps=25, batch_size=2)
     stored = []
     algo.learn(25 * envs.num_envs * 3, lambda a, m: stored.append(a.stored))
     assert stored == [envs.num_envs] * 3  # 25-step episodes: every copy stores one per collection
@@ -235,9 +235,10 @@ def test_default_schedule_is_one_update_per_stored_episode():
     assert algo.updates == 3 * envs.num_envs
 
 
-def test_same_seed_same_updates():
+@pytest.mark.parametrize("schedule", ["parallel", "replay"])
+def test_same_seed_same_updates(schedule):
     def run():
-        algo, envs = _algo("qplex", rollout_steps=25, batch_size=2)
+        algo, envs = _algo("qplex", schedule=schedule, rollout_steps=25, batch_size=2)
         algo.begin(envs.reset(seed=3))
         return [m["losses/td"] for m in _collect_metrics(algo, 100)]
     assert run() == run()
@@ -300,10 +301,12 @@ def test_train_resume_eval_end_to_end(tmp_path, env):
     assert json.loads(result.output)["episodes"] == 4
 
 
-def test_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("settings", [["--set", "schedule=replay", "--set", "batch_size=2", "--set", "recurrent=true"],
+                                      ["--set", "minibatches=2"]])
+def test_resume_continues_exactly(tmp_path, settings):
     """A run stopped and resumed at a checkpoint writes the same metrics as one that never stopped."""
-    args = ["train", "vdn", "--env", SPREAD, "--num-envs", "2", "--eval-episodes", "2", "--set", "batch_size=2",
-            "--set", "recurrent=true", "--checkpoint-every", "100"]
+    args = ["train", "vdn", "--env", SPREAD, "--num-envs", "2", "--eval-episodes", "2", *settings,
+            "--checkpoint-every", "100"]
     assert runner.invoke(app, [*args, "--steps", "300", "--out", str(tmp_path / "straight")]).exit_code == 0
     assert runner.invoke(app, [*args, "--steps", "150", "--out", str(tmp_path / "split")]).exit_code == 0
     assert runner.invoke(app, ["train", "--resume", str(tmp_path / "split"), "--steps", "300"]).exit_code == 0
@@ -315,14 +318,14 @@ def test_replay_that_will_not_fit_is_refused_once_episodes_show_their_size(monke
     """The up-front check cannot know episode lengths; the stored episodes are projected to a full buffer."""
     import algorithms.core.memory as memory
 
-    algo, envs = _algo("vdn", num_envs=2)
+    algo, envs = _algo("vdn", schedule="replay", num_envs=2)
     per_episode = None
     while len(algo.replay) < 2:
         algo.collect()
     per_episode = algo.replay.projected_bytes() / algo.config.buffer_size
     # A machine where a full buffer of such episodes takes more than 3/4 of memory.
     monkeypatch.setattr(memory, "physical_memory", lambda: int(per_episode * algo.config.buffer_size / 2))
-    fresh, _ = _algo("vdn", num_envs=2)  # the up-front check passes: one-step episodes would fit
+    fresh, _ = _algo("vdn", schedule="replay", num_envs=2)  # the up-front check passes: one-step episodes would fit
     with pytest.raises(MARLError) as caught:
         for _ in range(20):
             fresh.collect()
@@ -356,7 +359,7 @@ def test_a_qmix_saved_before_the_state_layernorm_loads_as_it_ran(tmp_path):
 
 def _early_exit_episode(algo_id: str, **overrides):
     """One 5-step early_exit episode (runner_1 terminates on step 2, the others are truncated on step 5) in replay."""
-    algo, envs = _algo(algo_id, env="tests.fixtures.envs:early_exit_env", kwargs={}, num_envs=1, rollout_steps=5,
+    algo, envs = _algo(algo_id, schedule="replay", env="tests.fixtures.envs:early_exit_env", kwargs={}, num_envs=1, rollout_steps=5,
                        standardise_rewards=False, **overrides)
     algo.begin(envs.reset(seed=0))
     algo.collect()
@@ -376,7 +379,7 @@ def test_vdn_td_errors_by_hand_with_a_departed_agent():
     """Q_tot(t) = the live agents' utilities summed; target(t) = mean reward + gamma * [team not done] * the live
     agents' target utilities at t+1 summed, at the greedy (double-Q) actions. runner_1's row after its exit (all
     zeros, Q computed on it) must never enter, the final row included."""
-    algo, episode = _early_exit_episode("vdn", gamma=0.9, double_q=True)
+    algo, episode = _early_exit_episode("vdn", gamma=0.9, double_q=True, td_lambda=0.0)
     batch = {k: torch.as_tensor(v).unsqueeze(1) for k, v in episode.items()}   # time-major, B = 1
     batch["action"], batch["filled"] = batch["action"].long(), torch.ones(5, 1, dtype=torch.bool)
     errors, weight = algo.td_errors(batch)
@@ -396,7 +399,7 @@ def test_vdn_td_errors_by_hand_with_a_departed_agent():
 
 def test_the_team_episode_terminates_when_every_agent_still_in_has_terminated():
     """fragile_state_env: every agent terminates at step 4, so the last target is the reward alone."""
-    algo, envs = _algo("vdn", env="tests.fixtures.envs:fragile_state_env", kwargs={}, num_envs=1, rollout_steps=4,
+    algo, envs = _algo("vdn", schedule="replay", env="tests.fixtures.envs:fragile_state_env", kwargs={}, num_envs=1, rollout_steps=4,
                        standardise_rewards=False, gamma=0.9)
     algo.begin(envs.reset(seed=0))
     algo.collect()
@@ -429,7 +432,7 @@ def test_a_final_observation_opens_real_actions_only():
     """At the final observation of a truncated episode the greedy target action may be any real action, but never a
     padded one: the speaker's 3 choices are padded to the listener's 5, and untrained padded utilities would
     otherwise set the bootstrap of every episode's last step."""
-    algo, envs = _algo("qmix", env="mpe2:simple_speaker_listener_v4", kwargs={"max_cycles": 5}, num_envs=1,
+    algo, envs = _algo("qmix", schedule="replay", env="mpe2:simple_speaker_listener_v4", kwargs={"max_cycles": 5}, num_envs=1,
                        rollout_steps=5)
     algo.begin(envs.reset(seed=0))
     algo.collect()
@@ -486,6 +489,17 @@ def test_parallel_targets_chain_only_within_an_episode():
         q, _ = algo.q_values(b["next_obs"][end], None)
         own = b["reward"][end].mean(-1) + 0.5 * q.max(-1).values.sum(-1)
     torch.testing.assert_close(target[end], own)
+
+
+def test_a_rollout_that_will_not_fit_is_refused_up_front(monkeypatch):
+    import algorithms.core.memory as memory
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 10_000_000)  # 10 MB: 25 steps x 4096 copies do not fit
+    with pytest.raises(MARLError) as caught:
+        _algo("vdn", env="batched:simple_spread_v3", num_envs=4096)
+    assert caught.value.code == "too-large" and "25-step rollout on 4,096 copies" in str(caught.value)
+    assert "--num-envs" in caught.value.hint
+    _algo("vdn", env="batched:simple_spread_v3", num_envs=16)  # 25 x 16 copies of spread's rows do
 
 
 def test_parallel_schedule_refuses_a_recurrent_agent():
