@@ -40,20 +40,27 @@ def _show(value: Any) -> str:
 # Recommendation
 
 
-def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: str | None) -> dict[str, Any]:
-    """The commands to run next, and a note when the recommended algorithm is not bundled yet."""
+def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: str | None,
+               native: str | None = None) -> dict[str, Any]:
+    """The commands to run next, and a note when the recommended algorithm is not bundled yet. `native`: an env
+    with the same dynamics on a natively batched backend, which the train command then uses (and says so)."""
     env = env_args or ENV_PLACEHOLDER
+    train_env = env.replace(env.split()[0], native, 1) if native and env_args else env
+    backend = (f"The train command uses {native}: {env.split()[0]}'s dynamics bit for bit, every copy stepped at once "
+               f"(faster); --env {env.split()[0]} trains the same task on PettingZoo copies."
+               if train_env != env else None)
     algo = rec.algorithm
     if algo in bundled:
-        commands = [f"marl scaffold {algo} --env {env}", _train_command(rs, algo, env)]
-        return {"bundled": True, "commands": commands, "note": None}
+        commands = [f"marl scaffold {algo} --env {env}", _train_command(rs, algo, train_env)]
+        return {"bundled": True, "commands": commands, "note": backend}
     name = rs.algorithms[algo].name
     fallback = next((r.algorithm for r in rec.alternatives if r.algorithm in bundled), None)
     note = f"{name} ({algo}) is not bundled yet, so `marl train {algo}` cannot run it."
     commands = []
     if fallback:
         note += f" The best-ranked bundled alternative is {rs.algorithms[fallback].name} ({fallback})."
-        commands = [_train_command(rs, fallback, env)]
+        commands = [_train_command(rs, fallback, train_env)]
+        note += f" {backend}" if backend else ""
     else:
         note += " No bundled algorithm fits these answers; `marl algorithms` lists what is bundled."
     return {"bundled": False, "commands": commands, "note": note, "fallback": fallback}

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # Set up (see setup.sh) and run the main job on built-in defaults: ask the advisor about cooperative
-# navigation (mpe2 simple_spread, 3 agents), train on it for about two minutes and evaluate the result
-# beside random play, doing nothing and a hand-written greedy policy.
+# navigation (mpe2 simple_spread, 3 agents), run the train command it prints (its own pick, with the budget its
+# catalogue measured: a few minutes here) and evaluate the result beside random play and doing nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 MARL=.venv/bin/marl
-$MARL advise --env mpe2:simple_spread_v3 --answers examples/spread_answers.yaml
-cat <<'EOF'
-
-Why this demo trains MAPPO, the advisor's second choice, not QMIX:
-  QMIX's value factorisation is the advisor's pick for a coordinated team with discrete actions, and its
-  printed command trains 2M env steps (-10.44 per agent by 1M, 3 seeds; docs/defaults.md), 40 minutes or more
-  on this 2-core CPU. MAPPO (the "cheap samples" rule) reaches the greedy level in about
-  two minutes on the batched MPE backend (batched:simple_spread_v3: mpe2's dynamics bit for bit, 128 copies
-  at once), so it is the one a three-minute demo can show learning to the end.
-
-EOF
-RUN=runs/demo-mappo-spread-$(date +%Y%m%d-%H%M%S)
-$MARL train mappo --env batched:simple_spread_v3 --steps "${STEPS:-800000}" --out "$RUN"
+ADVICE=(advise --env mpe2:simple_spread_v3 --answers examples/spread_answers.yaml)
+$MARL "${ADVICE[@]}"
+# The advice's `marl train ...` line, as a list of arguments (STEPS=N overrides its --steps for a shorter run).
+mapfile -t TRAIN < <($MARL "${ADVICE[@]}" --json | .venv/bin/python -c '
+import json, os, shlex, sys
+command = next(c for c in json.load(sys.stdin)["next"]["commands"] if c.startswith("marl train "))
+args = shlex.split(command)[1:]
+if os.environ.get("STEPS"):
+    args[args.index("--steps") + 1] = os.environ["STEPS"]
+print("\n".join(args))')
+RUN=runs/demo-${TRAIN[1]}-spread-$(date +%Y%m%d-%H%M%S)
+echo "running the advisor's train command: marl ${TRAIN[*]} --out $RUN"
+$MARL "${TRAIN[@]}" --out "$RUN"
 $MARL eval "$RUN" --episodes 64
 echo "greedy assignment of agents to landmarks (hand-written, an upper reference): -9.0 per agent (docs/defaults.md)"

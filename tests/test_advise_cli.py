@@ -60,7 +60,7 @@ def test_json_output_has_the_required_keys():
     rules = {t["rule"]: t for t in data["trace"] if t["stage"] == "matrix"}
     assert rules["cooperative-discrete-qmix"]["fired"] is True
     # the train command carries the catalogue's measured settings (rules/algorithms.yaml, train:)
-    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env> --steps 2000000"]
+    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env> --steps 1000000"]
     assert "fallback" not in data["next"]
 
 
@@ -93,8 +93,19 @@ def test_bundled_recommendation_prints_the_train_command_with_the_env():
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
     assert "Multi-Agent PPO (MAPPO) (mappo), bundled" in out
-    assert "$ marl train mappo --env mpe2:simple_spread_v3 --env-kwarg continuous_actions=true" in out
+    assert "$ marl scaffold mappo --env mpe2:simple_spread_v3 --env-kwarg continuous_actions=true" in out
+    # trained on the batched backend (mpe2's dynamics bit for bit), which the advice says
+    assert "$ marl train mappo --env batched:simple_spread_v3 --env-kwarg continuous_actions=true" in out
+    assert "uses batched:simple_spread_v3: mpe2:simple_spread_v3's dynamics bit for bit" in out
     assert "not bundled yet" not in out
+
+
+def test_an_env_without_a_batched_equivalent_is_trained_as_given():
+    result = advise(*MAPPO_FLAGS, "--env", "lbforaging:Foraging-8x8-2p-2f-coop-v3", "--json")
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["next"]
+    assert steps["commands"][1].startswith("marl train mappo --env lbforaging:Foraging-8x8-2p-2f-coop-v3")
+    assert steps["note"] is None
 
 
 def test_answers_file_yaml_and_flags_override_it(tmp_path: Path):

@@ -356,9 +356,13 @@ def test_shipped_rules_copy_is_loadable(rules_copy):
 # --- The catalogue's train settings ---------------------------------------------------------------
 
 
+# QMIX's train line up to its comment's first words; a replacement ends in " #" so the rest stays a comment.
+QMIX_STEPS = "      steps: 1000000  # simple_spread, parallel schedule (batched, 128 copies): -9.77"
+
+
 def test_train_settings_become_the_advisors_train_options(rules_copy):
-    edit(rules_copy, "algorithms.yaml", "      steps: 2000000 ", "      steps: 5000\n      num_envs: 4\n"
-         "      set: {lr: 0.001, double_q: false}")
+    edit(rules_copy, "algorithms.yaml", QMIX_STEPS, "      steps: 5000\n      num_envs: 4\n"
+         "      set: {lr: 0.001, double_q: false} #")
     qmix = load_ruleset(rules_copy).algorithms["qmix"]
     assert qmix.train == ("--steps 5000", "--num-envs 4", "--set lr=0.001", "--set double_q=false")
 
@@ -369,7 +373,7 @@ def test_train_settings_become_the_advisors_train_options(rules_copy):
     ("      steps: 5\n      set: [lr]", "train.set must be a mapping"),
 ])
 def test_bad_train_settings_are_named(rules_copy, bad, message):
-    edit(rules_copy, "algorithms.yaml", "      steps: 2000000 ", bad)
+    edit(rules_copy, "algorithms.yaml", QMIX_STEPS, bad + " #")
     err = load_error(rules_copy)
     assert "algorithm 'qmix'" in err.message and message in err.message, err.message
 
@@ -378,6 +382,6 @@ def test_rules_check_refuses_train_settings_the_config_does_not_have(rules_copy)
     from advisor.check import check_registry
     from algorithms import ALGORITHMS
 
-    edit(rules_copy, "algorithms.yaml", "      steps: 2000000 ", "      steps: 5\n      set: {learning_rate: 0.1}")
+    edit(rules_copy, "algorithms.yaml", QMIX_STEPS, "      steps: 5\n      set: {learning_rate: 0.1} #")
     problems = check_registry(load_ruleset(rules_copy), ALGORITHMS)
     assert any("'learning_rate' is not a QMIXConfig field" in p for p in problems), problems

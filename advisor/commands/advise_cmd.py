@@ -20,6 +20,7 @@ from advisor.questionnaire import RichAsker, interview
 from advisor.race import measured, measured_line
 from advisor.ruleset import RuleSet, load_ruleset
 from advisor.cli_options import parse_env_kwargs
+from algorithms.core.env_registry import native_equivalent
 
 
 @handles_errors
@@ -91,7 +92,7 @@ def advise(
     if scaffold_dir is not None:  # check before printing anything; write after the advice is shown
         _check_scaffold(rec.algorithm, bundled, env)
     env_args = _env_args(env, env_kwarg)
-    steps = next_steps(rec, rs, bundled, env_args)
+    steps = next_steps(rec, rs, bundled, env_args, native_equivalent(env) if env else None)
     sources = _sources(answers, from_flags, from_file, detected, asked, env)
     raced = measured(env, parse_env_kwargs(env_kwarg)) if env else None  # a `marl race` on this env, if any
     if json_output:

@@ -83,6 +83,15 @@ class EnvSpec:
 
 KNOWN_EXAMPLES = "mpe2:simple_spread_v3, pettingzoo.classic:rps_v2, mypackage.envs:make_env"
 
+# PettingZoo envs a native backend simulates step for step (same observations, rewards and kwargs), all copies at once.
+NATIVE_EQUIVALENTS = {("mpe2", name): f"batched:{name}" for name in SCENARIOS}
+
+
+def native_equivalent(env_id: str) -> str | None:
+    """The natively batched env with `env_id`'s dynamics bit for bit (`mpe2:X` -> `batched:X`), if there is one."""
+    prefix, _, name = env_id.partition(":")
+    return NATIVE_EQUIVALENTS.get((prefix, name))
+
 
 def resolve_env_factory(env_id: str, checked: bool = True) -> Callable[..., Any]:
     """Find the callable that builds `env_id`; raises MARLError('unknown-env') with a hint."""
