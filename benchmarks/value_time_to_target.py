@@ -69,7 +69,7 @@ def run(job: dict) -> dict:
     envs = make_vec_env(task["train"], task["kwargs"], num_envs)
     algo = make(job["algo"], envs, seed=job["seed"], **settings)
     algo.begin(envs.reset(seed=job["seed"]))
-    agents = len(envs.agents)
+    agents = algo.info.n_agents
     trained, history, reached = 0.0, [], {}
     while algo.env_steps < task["steps"] and len(reached) < len(task["targets"]):
         start = time.perf_counter()

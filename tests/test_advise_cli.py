@@ -60,7 +60,7 @@ def test_json_output_has_the_required_keys():
     rules = {t["rule"]: t for t in data["trace"] if t["stage"] == "matrix"}
     assert rules["cooperative-discrete-qmix"]["fired"] is True
     # the train command carries the catalogue's measured settings (rules/algorithms.yaml, train:)
-    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env> --steps 1000000"]
+    assert data["next"]["commands"] == ["marl scaffold qmix --env <env>", "marl train qmix --env <env> --steps 1300000"]
     assert "fallback" not in data["next"]
 
 

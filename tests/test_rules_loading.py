@@ -357,7 +357,7 @@ def test_shipped_rules_copy_is_loadable(rules_copy):
 
 
 # QMIX's train line up to its comment's first words; a replacement ends in " #" so the rest stays a comment.
-QMIX_STEPS = "      steps: 1000000  # simple_spread, parallel schedule (batched, 128 copies): -9.77"
+QMIX_STEPS = "      steps: 1300000  # simple_spread"
 
 
 def test_train_settings_become_the_advisors_train_options(rules_copy):

@@ -27,8 +27,10 @@ CASES = {
                                  "--no-communication", "--sample-budget", "cheap"], 200_000, 3.0),
 }
 # And a margin over doing nothing on the same episodes (random play's margin alone sits about 1 above it here).
-# Measured on seed 0 (64 deterministic episodes; random -26.98 and -25.88, do-nothing -25.06 on them):
-# spread-answers (QMIX, 150k) -20.21, 4.85 above doing nothing; spread-continuous-flags (MAPPO, 200k) -16.18, 8.88.
+# Measured on seed 0 (64 deterministic episodes): spread-answers (QMIX's parallel default on batched:, the command
+# the advisor prints since 2026-12-08, 150k) -16.50 against random -25.36 and doing nothing -23.41 on the same
+# episodes (`marl train qmix --env batched:simple_spread_v3 --steps 150000 --eval-episodes 64`), 6.91 above doing
+# nothing; spread-continuous-flags (MAPPO, 200k) -16.18 against random -25.88, doing nothing -25.06: 8.88.
 NOOP_MARGIN = {"spread-answers": 3.0, "spread-continuous-flags": 5.0}
 
 
