@@ -354,6 +354,24 @@ def test_a_qmix_saved_before_the_state_layernorm_loads_as_it_ran(tmp_path):
     assert fresh == {"lr": 0.001, "mixer_state_norm": False}
 
 
+def test_a_value_learner_saved_before_the_parallel_schedule_loads_as_it_ran(tmp_path):
+    """Policies and runs saved before `schedule` and `layer_norm` existed trained with replay and agent networks
+    without LayerNorm: they load that way (weights fit, same Q values), not with today's defaults."""
+    import algorithms
+
+    algo, envs = _algo("vdn", schedule="replay", layer_norm=False, hidden_size=64)
+    algo.save(tmp_path / "old.pt")
+    payload = torch.load(tmp_path / "old.pt", weights_only=True)
+    for name in ("schedule", "epochs", "minibatches", "layer_norm"):
+        del payload["config"][name]
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = algorithms.load(tmp_path / "old.pt")
+    assert loaded.config.schedule == "replay" and loaded.config.layer_norm is False
+    obs = torch.as_tensor(envs.reset(seed=0).obs)
+    torch.testing.assert_close(loaded.q_values(obs, None)[0], algo.q_values(obs, None)[0])
+    assert make_config("vdn").schedule == "parallel" and make_config("vdn").layer_norm is True  # a new run's
+
+
 # --- Agents that leave early: they stay out of the team's value to the episode's last row -----------------
 
 

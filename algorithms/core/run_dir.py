@@ -38,8 +38,10 @@ class RunSpec:
 # Config fields added after runs were already being saved, with the value those runs used. Without this a run
 # dir from before the field would resume (or evaluate) with today's default: MAPPO's activation became tanh,
 # and a ReLU network's weights would silently run through tanh.
-# QMIX's mixer_state_norm too: a QMIX saved before it read the raw state.
-FIELDS_ADDED_LATER = {"activation": "relu", "mixer_state_norm": False}
+# QMIX's mixer_state_norm too: a QMIX saved before it read the raw state. The value learners' schedule and
+# layer_norm came with the parallel (PQN) schedule, their default since 2026-12-08: runs and policies saved
+# before trained with replay and agent networks without LayerNorm.
+FIELDS_ADDED_LATER = {"activation": "relu", "mixer_state_norm": False, "schedule": "replay", "layer_norm": False}
 
 
 def backfill_added_fields(config: Any, fields: set[str]) -> None:
