@@ -45,10 +45,10 @@ def next_steps(rec: Recommendation, rs: RuleSet, bundled: set[str], env_args: st
     """The commands to run next, and a note when the recommended algorithm is not bundled yet. `native`: an env
     with the same dynamics on a natively batched backend, which the train command then uses (and says so)."""
     env = env_args or ENV_PLACEHOLDER
-    train_env = env.replace(env.split()[0], native, 1) if native and env_args else env
-    backend = (f"The train command uses {native}: {env.split()[0]}'s dynamics bit for bit, every copy stepped at once "
-               f"(faster); --env {env.split()[0]} trains the same task on PettingZoo copies."
-               if train_env != env else None)
+    given = env.split()[0]  # the env id, before its --env-kwarg options
+    train_env = f"{native}{env[len(given):]}" if native else env
+    backend = (f"The train command uses {native}: {given}'s dynamics bit for bit, every copy stepped at once "
+               f"(faster); --env {given} trains the same task on PettingZoo copies." if native else None)
     algo = rec.algorithm
     if algo in bundled:
         commands = [f"marl scaffold {algo} --env {env}", _train_command(rs, algo, train_env)]

@@ -3,9 +3,9 @@
 Tan 1993 / Tampuu et al. 2017 (IQL: no mixer, each agent learns from its own reward);
 Sunehag et al. 2018 (VDN: Q_tot = sum of utilities); Rashid et al. 2018 (QMIX: monotonic mixing network
 conditioned on the state); Wang et al. 2021 (QPLEX: duplex dueling, full IGM class). Mixers: core/mixers.py.
-Schedules: `replay` (the default; EPyMARL's: episodes in a replay buffer, a target network) and `parallel`
-(PQN, Gallici et al. 2024: many copies, TD(lambda) over each fresh rollout, a few epochs of minibatches, no replay
-and no target network; with `layer_norm`). Measured against each other in docs/defaults.md.
+Schedules: `parallel` (the default; PQN, Gallici et al. 2024: many copies, TD(lambda) over each fresh rollout, a
+few epochs of minibatches, no replay and no target network; with `layer_norm`) and `replay` (EPyMARL's: episodes
+in a replay buffer, a target network). Measured against each other in docs/defaults.md.
 Read top to bottom (the configs: value_config.py): the agent network, acting (epsilon-greedy), collecting
 (into replay, or the rollout), the replay TD update (double Q-learning, target networks, optional TD(lambda)),
 the parallel update, the training loop, saving.
