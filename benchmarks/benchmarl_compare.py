@@ -50,132 +50,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / ".venv-benchmarl"
-VENV_PYTHON = VENV / "bin" / "python"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peer_venv import ROOT, PeerVenv, SetupError, our_python, run_child  # noqa: E402
+
 CHILD = Path(__file__).resolve().parent / "_benchmarl_run.py"
-# Installed in this order: torch alone first (the local CPU wheel), then the rest with torch pinned again so that
-# the resolver can never swap it for a CUDA build.
-TORCH = {"torch": "2.13.0"}
-PINS = {"torchvision": "0.28.0", "benchmarl": "1.5.2", "torchrl": "0.11.1", "tensordict": "0.11.0",
-        "pettingzoo": "1.27.0", "mpe2": "1.1.1"}
-MARKER = VENV / "benchmarl-compare.json"  # the pins a finished setup installed
+VENV = PeerVenv(".venv-benchmarl", {"torchvision": "0.28.0", "benchmarl": "1.5.2", "torchrl": "0.11.1",
+                                    "tensordict": "0.11.0", "pettingzoo": "1.27.0", "mpe2": "1.1.1"})
 ENV_ID, EVAL_ENV = "batched:simple_spread_v3", "mpe2:simple_spread_v3"
 KWARGS = {"N": 3, "local_ratio": 0.5, "max_cycles": 25, "continuous_actions": False}
 EPISODES = 64
 
 
-class SetupError(Exception):
-    """The BenchMARL venv could not be set up; the message says why and what to do."""
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join("    " + line for line in text[-lines:])
-
-
-def _spec(pins: dict[str, str]) -> list[str]:
-    return [f"{name}=={version}" for name, version in pins.items()]
-
-
-def installed_versions() -> dict[str, str] | None:
-    """The versions of the pinned packages in .venv-benchmarl (None if its Python does not run)."""
-    names = [*TORCH, *PINS]
-    code = ("import importlib.metadata as m, json\n"
-            f"out = {{}}\nfor n in {names!r}:\n"
-            "    try: out[n] = m.version(n)\n"
-            "    except m.PackageNotFoundError: out[n] = None\n"
-            "print(json.dumps(out))")
-    try:
-        done = subprocess.run([str(VENV_PYTHON), "-c", code], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _matches(versions: dict[str, str] | None) -> bool:
-    if not versions:
-        return False
-    wanted = {**TORCH, **PINS}
-    # torch reports local versions such as 2.13.0+cpu
-    return all((versions.get(n) or "").split("+")[0] == v for n, v in wanted.items())
-
-
-def setup_venv(log: Path) -> dict[str, str]:
-    """Create or reuse .venv-benchmarl; returns the installed versions. Raises SetupError."""
-    if MARKER.exists() and _matches(versions := installed_versions()):
-        print(f"reusing {VENV.relative_to(ROOT)}/", flush=True)
-        return versions
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        def step(what: str, command: list[str]) -> None:
-            print(f"  {what} ...", flush=True)
-            out.write(f"$ {' '.join(command)}\n")
-            out.flush()
-            try:
-                done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
-            except FileNotFoundError as err:
-                raise SetupError(f"{what} failed: {err}") from None
-            except subprocess.TimeoutExpired:
-                raise SetupError(f"{what} took over 30 minutes and was stopped; see {log}") from None
-            if done.returncode != 0:
-                raise SetupError(f"{what} failed (exit {done.returncode}); the end of {log}:\n{_tail(log)}")
-
-        print(f"setting up {VENV.relative_to(ROOT)}/ (log: {log})", flush=True)
-        if not VENV_PYTHON.exists():
-            # from inside a venv, -m venv builds on that venv's base interpreter
-            step(f"creating {VENV.name} with {sys.executable}", [sys.executable, "-m", "venv", str(VENV)])
-        pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
-        step(f"installing {' '.join(_spec(TORCH))} (CPU wheel, first)", [*pip, *_spec(TORCH)])
-        step(f"installing {' '.join(_spec(PINS))}", [*pip, *_spec(TORCH), *_spec(PINS)])
-    versions = installed_versions()
-    if not _matches(versions):
-        raise SetupError(f"{VENV.name} has {versions}, not the pinned {dict(TORCH, **PINS)}; "
-                         f"delete {VENV} and run again (log: {log})")
-    MARKER.write_text(json.dumps(versions, indent=1))
-    return versions
-
-
 def run_benchmarl(seconds: float, seed: int, threads: int, out: Path) -> dict:
     result, log = out / "benchmarl.json", out / "benchmarl.log"
-    command = [str(VENV_PYTHON), str(CHILD), "--seconds", str(seconds), "--seed", str(seed),
+    command = [str(VENV.python), str(CHILD), "--seconds", str(seconds), "--seed", str(seed),
                "--threads", str(threads), "--episodes", str(EPISODES), "--max-cycles", str(KWARGS["max_cycles"]),
                "--out", str(result)]
-    return _child("BenchMARL", command, result, log, seconds)
+    return run_child("BenchMARL", command, result, log, 2 * seconds + 900)
 
 
 def run_ours(seconds: float, seed: int, threads: int, out: Path) -> dict:
     result, log = out / "ours.json", out / "ours.log"
-    python = ROOT / ".venv" / "bin" / "python"
-    command = [str(python if python.exists() else sys.executable), str(Path(__file__).resolve()),
+    command = [our_python(), str(Path(__file__).resolve()),
                "--ours-child", str(result), "--seconds", str(seconds), "--seed", str(seed), "--threads", str(threads)]
-    return _child("ours", command, result, log, seconds)
-
-
-def _child(name: str, command: list[str], result: Path, log: Path, seconds: float) -> dict:
-    print(f"running {name} for {seconds:g} s (log: {log})", flush=True)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "RL_WARNINGS": "False", "OMP_NUM_THREADS": "1"}
-    result.unlink(missing_ok=True)
-    with open(log, "w") as out:
-        try:
-            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                  timeout=2 * seconds + 900)
-        except subprocess.TimeoutExpired:
-            sys.exit(f"error: the {name} run did not finish in {2 * seconds + 900:g} s; see {log}")
-    if done.returncode != 0 or not result.exists():
-        sys.exit(f"error: the {name} run failed (exit {done.returncode}); the end of {log}:\n{_tail(log)}")
-    return json.loads(result.read_text())
+    return run_child("ours", command, result, log, 2 * seconds + 900)
 
 
 def ours_child(seconds: float, seed: int, threads: int, out: Path) -> None:
@@ -227,7 +129,7 @@ def main() -> None:
     out = args.out or ROOT / "runs" / "benchmarl_compare" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        versions = setup_venv(out / "setup.log")
+        versions = VENV.setup(out / "setup.log")
     except SetupError as err:
         sys.exit(f"error: could not set up BenchMARL's venv: {err}")
     print("BenchMARL venv: " + ", ".join(f"{n} {v}" for n, v in versions.items()), flush=True)

@@ -3,16 +3,21 @@
     python benchmarks/value_time_to_target.py                       # spread and LBF, mappo/qmix/vdn, seeds 0-2
     python benchmarks/value_time_to_target.py --tasks spread --algos qmix --seeds 5
     python benchmarks/value_time_to_target.py --arm qmix-replay=qmix:examples/value_replay.yaml:num_envs=8,lr=0.001
+    python benchmarks/value_time_to_target.py --tasks spread --algos qmix --seeds 5 --steps 1300000 --full
 
 Tasks (each with its own targets, evaluation and budget):
 - spread: trains on `batched:simple_spread_v3` (N=3, bit-identical to mpe2), evaluated every 100k env steps on
   mpe2 itself, 64 deterministic episodes; targets -12 and -10 per agent; budget 2M env steps.
 - lbf: trains on `lbforaging:Foraging-8x8-2p-2f-coop-v3`, evaluated every 100k env steps on 64 deterministic
   episodes; target 0.9 team return (the sum over agents; 1 is every food eaten); budget 1M env steps.
+- lbf10: `lbforaging:Foraging-10x10-3p-3f-v3`, evaluated the same way; targets 0.386 and 0.555 team return (what
+  VDN and QMIX reached at 2M env steps under the replay schedule, docs/environments.md); budget 2M env steps.
 
 Every run is one fresh single-threaded process (so its peak resident memory is its own, printed as `rss`), and
 runs go one at a time: the seconds are of this machine as it is (shared and noisy: do not start other jobs while
-it runs). A run stops early once it has reached every target. Training seconds exclude evaluation.
+it runs). A run stops early once it has reached every target, unless `--full` (then it trains the whole budget,
+`--steps` or the task's, and the summary adds the IQM over seeds of the last evaluation). Training seconds
+exclude evaluation.
 Prints one line per evaluation, then per task and arm: seconds and env steps to each target for every seed, the
 median, and the ratio of each arm's median time to MAPPO's from this same run.
 """
@@ -35,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from algorithms import make  # noqa: E402
 from algorithms.core.env_registry import make_vec_env  # noqa: E402
 from algorithms.core.seeding import seed_everything  # noqa: E402
+from algorithms.core.statistics import iqm  # noqa: E402
 from algorithms.registry import default_num_envs  # noqa: E402
 from algorithms.training.evaluate import evaluate  # noqa: E402
 
@@ -44,6 +50,9 @@ TASKS = {
                "targets": [-12.0, -10.0], "steps": 2_000_000, "every": 100_000, "team": False},
     "lbf": {"train": "lbforaging:Foraging-8x8-2p-2f-coop-v3", "eval": "lbforaging:Foraging-8x8-2p-2f-coop-v3",
             "kwargs": {}, "targets": [0.9], "steps": 1_000_000, "every": 100_000, "team": True},
+    # the 2M-step grid's greedy team returns of VDN (0.386) and QMIX (0.555) under the replay schedule
+    "lbf10": {"train": "lbforaging:Foraging-10x10-3p-3f-v3", "eval": "lbforaging:Foraging-10x10-3p-3f-v3",
+              "kwargs": {}, "targets": [0.386, 0.555], "steps": 2_000_000, "every": 100_000, "team": True},
 }
 
 
@@ -71,9 +80,10 @@ def run(job: dict) -> dict:
     algo.begin(envs.reset(seed=job["seed"]))
     agents = algo.info.n_agents
     trained, history, reached = 0.0, [], {}
-    while algo.env_steps < task["steps"] and len(reached) < len(task["targets"]):
+    budget = job["steps"] or task["steps"]
+    while algo.env_steps < budget and (job["full"] or len(reached) < len(task["targets"])):
         start = time.perf_counter()
-        algo.learn(min(algo.env_steps + task["every"], task["steps"]))
+        algo.learn(min(algo.env_steps + task["every"], budget))
         trained += time.perf_counter() - start
         result = evaluate(algo, task["eval"], task["kwargs"], episodes=64, deterministic=True, seed=job["seed"] + 999)
         value = result["return_mean"] * (agents if task["team"] else 1)
@@ -99,6 +109,8 @@ def main() -> None:
                         "repeatable, run after --algos")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=0, help="env steps per run (default: the task's budget)")
+    parser.add_argument("--full", action="store_true", help="train the whole budget, not only until every target")
     parser.add_argument("--json", type=Path, help="also write every history here")
     args = parser.parse_args()
     arms = [parse_arm(a) for a in args.algos.split(",") if a] + [parse_arm(a) for a in args.arm]
@@ -106,7 +118,8 @@ def main() -> None:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         parser.error(f"unknown task {unknown[0]!r}; tasks: {', '.join(TASKS)}")
-    jobs = [{"task": t, "arm": name, "algo": algo, "settings": settings, "seed": seed}
+    jobs = [{"task": t, "arm": name, "algo": algo, "settings": settings, "seed": seed, "steps": args.steps,
+             "full": args.full}
             for t in tasks for name, algo, settings in arms
             for seed in range(args.first_seed, args.first_seed + args.seeds)]
     print(f"{len(jobs)} runs one after another, one torch thread each, torch {torch.__version__}", flush=True)
@@ -129,6 +142,13 @@ def main() -> None:
                 rss = max(r["rss_mib"] for r in mine)
                 print(f"{t} to {target}: {name:<12} {cells}  median {medians[name]:.0f} s{ratio}  "
                       f"(last eval mean {final:.3f}; peak rss {rss} MiB)")
+        if args.full:
+            for name, _, _ in arms:
+                mine = [r for r in results if r["task"] == t and r["arm"] == name]
+                last = [r["history"][-1] for r in mine]
+                print(f"{t} at the budget: {name:<12} IQM {iqm([h[2] for h in last]):.3f} over {len(last)} seeds "
+                      f"({', '.join(f'{h[2]:.2f}' for h in last)}) after {', '.join(f'{h[1]:.0f}' for h in last)} s "
+                      f"of training, {last[0][0]:,} env steps")
 
 
 if __name__ == "__main__":
