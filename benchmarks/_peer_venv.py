@@ -111,6 +111,16 @@ class PeerVenv:
         return versions
 
 
+    def setup_or_exit(self, log: Path, peer: str) -> dict[str, str]:
+        """`setup`, printing the versions; a failure exits with one message naming `peer`."""
+        try:
+            versions = self.setup(log)
+        except SetupError as err:
+            sys.exit(f"error: could not set up {peer}'s venv: {err}")
+        print(f"{peer} venv: " + ", ".join(f"{n} {v}" for n, v in versions.items()), flush=True)
+        return versions
+
+
 def our_python() -> str:
     """This repository's .venv Python, or the running interpreter if there is none."""
     python = ROOT / ".venv" / "bin" / "python"

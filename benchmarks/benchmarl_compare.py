@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer_venv import ROOT, PeerVenv, SetupError, our_python, run_child  # noqa: E402
+from _peer_venv import ROOT, PeerVenv, our_python, run_child  # noqa: E402
 
 CHILD = Path(__file__).resolve().parent / "_benchmarl_run.py"
 VENV = PeerVenv(".venv-benchmarl", {"torchvision": "0.28.0", "benchmarl": "1.5.2", "torchrl": "0.11.1",
@@ -128,11 +128,7 @@ def main() -> None:
 
     out = args.out or ROOT / "runs" / "benchmarl_compare" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        versions = VENV.setup(out / "setup.log")
-    except SetupError as err:
-        sys.exit(f"error: could not set up BenchMARL's venv: {err}")
-    print("BenchMARL venv: " + ", ".join(f"{n} {v}" for n, v in versions.items()), flush=True)
+    versions = VENV.setup_or_exit(out / "setup.log", "BenchMARL")
     if args.setup_only:
         return
 

@@ -26,7 +26,7 @@ The task is the same on both sides: `lbforaging:Foraging-8x8-2p-2f-coop-v3` (2 p
     rewards.
   * Ours: `make(ALGO, envs)` with its defaults (the parallel schedule, 128 copies), as `marl train ALGO --env
     lbforaging:Foraging-8x8-2p-2f-coop-v3` does, evaluated the same way: 100 deterministic episodes every 50k env
-    steps; the team return is the per-agent mean return times 2.
+    steps; the team return is the per-agent mean return times the agent count (2).
 Seconds are each side's whole process, start to exit (imports, set-up and its periodic evaluations included, on
 both sides alike); steps/s is env steps over them. "final" is the team return of the last evaluation, "last 5"
 the mean of the last five (the last 250k env steps). Both sides use one torch thread (OMP_NUM_THREADS=1).
@@ -46,12 +46,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer_venv import ROOT, PeerVenv, SetupError, our_python, run_child  # noqa: E402
+from _peer_venv import ROOT, PeerVenv, our_python, run_child  # noqa: E402
 
 VENV = PeerVenv(".venv-epymarl", {"sacred": "0.8.7", "PyYAML": "6.0.4", "setuptools": "80.9.0", "numpy": "2.4.6",
                                   "gymnasium": "1.4.0", "lbforaging": "2.0.0"})
 ENV_ID = "lbforaging:Foraging-8x8-2p-2f-coop-v3"
-PLAYERS, TIME_LIMIT, TEST_EPISODES, TEST_INTERVAL = 2, 50, 100, 50_000
+TIME_LIMIT, TEST_EPISODES, TEST_INTERVAL = 50, 100, 50_000
 
 
 def epymarl_side(checkout: Path, algo: str, steps: int, seed: int, out: Path, cpu: int | None) -> dict:
@@ -119,7 +119,7 @@ def ours_child(algo: str, steps: int, seed: int, result: Path) -> None:
     while learner.env_steps < steps:
         learner.learn(min(learner.env_steps + TEST_INTERVAL, steps))
         score = evaluate(learner, ENV_ID, {}, episodes=TEST_EPISODES, deterministic=True, seed=seed + 999)
-        evals.append((learner.env_steps, score["return_mean"] * PLAYERS))
+        evals.append((learner.env_steps, score["return_mean"] * learner.info.n_agents))  # the team return
         print(f"{learner.env_steps:>9,} env steps: team return {evals[-1][1]:.3f}", flush=True)
     envs.close()
     result.write_text(json.dumps({"system": f"ours {algo.upper()} ({copies} copies)", "env_steps": learner.env_steps,
@@ -165,11 +165,7 @@ def main() -> None:
     out = args.out or ROOT / "runs" / "epymarl_compare" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     if args.side != "ours":
-        try:
-            versions = VENV.setup(out / "setup.log")
-        except SetupError as err:
-            sys.exit(f"error: could not set up EPyMARL's venv: {err}")
-        print("EPyMARL venv: " + ", ".join(f"{n} {v}" for n, v in versions.items()), flush=True)
+        VENV.setup_or_exit(out / "setup.log", "EPyMARL")
     if args.setup_only:
         return
 
